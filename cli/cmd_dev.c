@@ -13,6 +13,7 @@
 #include "ab_keyring.h"
 #include "cli_common.h"
 
+#include <sodium.h>
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
@@ -555,13 +556,18 @@ s_free_ports (int *ports, size_t n, ab_error_t **err)
     int rc = 0;
     size_t opened = 0;
     for (; opened < n; opened++) {
-        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+        //  Below the kernel's ephemeral range (32768-60999): a daemon that
+        //  restarts on its recorded port must not find it taken by some
+        //  client connection's source port.
+        struct sockaddr_in addr = { .sin_family = AF_INET };
         addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        socklen_t len = sizeof addr;
         fds[opened] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fds[opened] < 0
-            || bind (fds[opened], (struct sockaddr *) &addr, sizeof addr) < 0
-            || getsockname (fds[opened], (struct sockaddr *) &addr, &len) < 0) {
+        int bound = -1;
+        for (int tries = 0; fds[opened] >= 0 && bound < 0 && tries < 200; tries++) {
+            addr.sin_port = htons ((uint16_t) (20000 + randombytes_uniform (12768)));
+            bound = bind (fds[opened], (struct sockaddr *) &addr, sizeof addr);
+        }
+        if (fds[opened] < 0 || bound < 0) {
             rc = ab_error_errno (err, AB_E_SYSTEM, errno, "finding a free loopback port");
             if (fds[opened] >= 0)
                 close (fds[opened]);

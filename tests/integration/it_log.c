@@ -20,6 +20,9 @@
 #include "ab_proto.h"
 #include "ab_store.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <sodium.h>
 #include <czmq.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +36,14 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+//  Daemons bind a random port below the kernel's ephemeral range
+//  (32768-60999), so a restart on the same port cannot lose it to some
+//  client connection's source port in the meantime. libsodium picks it:
+//  CZMQ's ":!" seeds random() from the clock, so tests started in the same
+//  second would all draw the same port.
+static char *s_any_port (void);
+#define S_ANY_PORT s_any_port ()
 
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \
@@ -203,13 +214,13 @@ s_rig_start (const char *bin)
     }
     char exe[600], line[1024];
     snprintf (exe, sizeof exe, "%s/abbey-busd", bin);
-    char *argv[] = { exe, "--keys", s_rig.keys, "--publish", "tcp://127.0.0.1:*",
-                     "--subscribe", "tcp://127.0.0.1:*", NULL };
+    char *argv[] = { exe, "--keys", s_rig.keys, "--publish", S_ANY_PORT,
+                     "--subscribe", S_ANY_PORT, NULL };
     s_rig.busd = s_spawn (argv, line, sizeof line);
     CHECK (sscanf (line, "abbey-busd ready: publish %255s subscribe %255s key %40s",
                    s_rig.pub_ep, s_rig.sub_ep, s_rig.busd_key) == 3,
            "unexpected busd banner '%s'", line);
-    s_start_logd ("tcp://127.0.0.1:*");
+    s_start_logd (S_ANY_PORT);
     s_rig.cluster = ab_cluster_new ("it-log");
     ab_cluster_set_keys (s_rig.cluster, s_rig.keys);
     ab_cluster_set_data (s_rig.cluster, s_rig.data);
@@ -611,6 +622,46 @@ s_sub_with (zcert_t *cert)
     return sub;
 }
 
+//  Wait until sub really receives: the CURVE handshake and the subscription
+//  can take a while on a loaded machine, so probe with appends rather than
+//  trusting a fixed sleep. Drains what it received.
+static void
+s_sub_ready (zsock_t *sub)
+{
+    double until = s_now () + 15.0;
+    while (s_now () < until) {
+        s_append_n ("admin", 1);
+        if (s_count_sub (sub, 300) > 0) {
+            s_count_sub (sub, 200);
+            return;
+        }
+    }
+    CHECK (false, "subscriber never received a probe event within 15 s");
+}
+
+static char *
+s_any_port (void)
+{
+    static char ep[64][40];
+    static int next;
+    char *out = ep[next++ % 64];
+    for (int tries = 0; tries < 500; tries++) {
+        int port = 20000 + (int) randombytes_uniform (12768);
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int ok = fd >= 0 && bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        if (fd >= 0)
+            close (fd);
+        if (ok) {
+            snprintf (out, 40, "tcp://127.0.0.1:%d", port);
+            return out;
+        }
+    }
+    CHECK (false, "no free loopback port in 20000-32767");
+    return NULL;
+}
+
 static int
 s_auth (void)
 {
@@ -635,7 +686,8 @@ s_auth (void)
     zcert_t *monitor = ab_keyring_load_secret (s_rig.keys, "monitor", &err);
     CHECK (monitor, "%s", ab_error_msg (err));
     zsock_t *monitor_sub = s_sub_with (monitor);
-    usleep (500 * 1000);        //  both have had time to handshake and subscribe
+    s_sub_ready (monitor_sub);
+    usleep (200 * 1000);        //  the stranger has had as long to try
     s_append_n ("admin", 3);
     CHECK (s_count_sub (monitor_sub, 500) == 3, "the monitor did not receive the 3 events");
     CHECK (s_count_sub (stranger_sub, 100) == 0, "a stranger received events");
@@ -654,7 +706,7 @@ s_auth (void)
     zcert_t *leaver_cert = ab_keyring_load_secret (s_rig.keys, "leaver", &err);
     CHECK (leaver_cert, "%s", ab_error_msg (err));
     zsock_t *leaver_sub = s_sub_with (leaver_cert);
-    usleep (500 * 1000);
+    s_sub_ready (leaver_sub);
     s_append_n ("admin", 2);
     CHECK (s_count_sub (leaver_sub, 500) == 2, "leaver did not receive before revocation");
     CHECK (ab_keyring_revoke (s_rig.keys, "leaver", &err) == 0, "%s", ab_error_msg (err));
