@@ -329,11 +329,12 @@ ab_keyring_init (const char *dir, ab_error_t **err)
     assert (dir);
     if (!*dir)
         return ab_error_set (err, AB_E_INVALID, "keys init: empty directory name");
-    char pk_path[PATH_MAX], sk_path[PATH_MAX];
+    char pk_path[PATH_MAX], sk_path[PATH_MAX], agent_dir[PATH_MAX];
     s_fmt (pk_path, sizeof pk_path, "%s/secrets.pub", dir);
-    s_fmt (sk_path, sizeof sk_path, "%s/secrets.key", dir);
+    s_fmt (agent_dir, sizeof agent_dir, "%s/agent", dir);
+    s_fmt (sk_path, sizeof sk_path, "%s/secrets.key", agent_dir);
     if (s_has_entries (dir, "public") || s_has_entries (dir, "secret")
-        || s_has_entries (dir, "revoked") || s_exists (pk_path) || s_exists (sk_path))
+        || s_has_entries (dir, "revoked") || s_has_entries (dir, "agent") || s_exists (pk_path))
         return ab_error_set (err, AB_E_EXISTS, "%s already holds keys; refusing to overwrite them",
                              dir);
     if (sodium_init () < 0)
@@ -344,6 +345,11 @@ ab_keyring_init (const char *dir, ab_error_t **err)
         if (s_create (dir, s_defaults[i][0], s_defaults[i][1], err) < 0)
             return ab_error_wrap (err, "keys init");
 
+    //  The sealed-secrets secret key goes to agent/ (0700), apart from the
+    //  identities in secret/: it is for the agent role alone (the nodes
+    //  that start containers), while admins only ever need secrets.pub.
+    if (s_mkdir (agent_dir, 0700, err) < 0)
+        return ab_error_wrap (err, "keys init");
     uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
     crypto_box_keypair (pk, sk);
     char pk_txt[AB_KEY_Z85_LEN + 2], sk_txt[AB_KEY_Z85_LEN + 2];
@@ -483,11 +489,21 @@ ab_keyring_sealing_keys (const char *dir, uint8_t pk[32], uint8_t sk[32], ab_err
     s_fmt (path, sizeof path, "%s/secrets.pub", dir);
     if (s_read_z85 (path, pk, err) < 0)
         return -AB_E_CORRUPT;
-    if (sk) {
-        s_fmt (path, sizeof path, "%s/secrets.key", dir);
-        if (s_read_z85 (path, sk, err) < 0)
-            return -AB_E_CORRUPT;
-    }
+    if (!sk)
+        return 0;
+    s_fmt (path, sizeof path, "%s/agent/secrets.key", dir);
+    struct stat st;
+    if (stat (path, &st) < 0)
+        return ab_error_errno (err, errno == ENOENT ? AB_E_NOT_FOUND : AB_E_IO, errno,
+                               "%s (the sealed-secrets key, held by agents only)", path);
+    //  Like ssh with an unprotected private key: refuse rather than use a
+    //  key that others on this machine may have read.
+    if (st.st_mode & 077)
+        return ab_error_set (err, AB_E_DENIED,
+                             "%s is readable by group or others (mode %04o): chmod 600 it", path,
+                             (unsigned)(st.st_mode & 0777));
+    if (s_read_z85 (path, sk, err) < 0)
+        return -AB_E_CORRUPT;
     return 0;
 }
 
@@ -687,12 +703,23 @@ ab_keyring_test (bool verbose)
     assert (stat (path, &st) == 0 && (st.st_mode & 0777) == 0700);
     s_fmt (path, sizeof path, "%s/secret/admin.cert_secret", dir);
     assert (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
-    s_fmt (path, sizeof path, "%s/secrets.key", dir);
+    s_fmt (path, sizeof path, "%s/agent", dir);
+    assert (stat (path, &st) == 0 && (st.st_mode & 0777) == 0700);
+    s_fmt (path, sizeof path, "%s/agent/secrets.key", dir);
     assert (stat (path, &st) == 0 && (st.st_mode & 0777) == 0600);
     uint8_t pk[32], sk[32], derived[32];
     assert (ab_keyring_sealing_keys (dir, pk, sk, &err) == 0);
     crypto_scalarmult_base (derived, sk);
     assert (memcmp (derived, pk, 32) == 0);
+    //  sealing needs only the public key; a secret key others can read is refused
+    uint8_t pk_only[32];
+    assert (ab_keyring_sealing_keys (dir, pk_only, NULL, &err) == 0 && !memcmp (pk_only, pk, 32));
+    s_fmt (path, sizeof path, "%s/agent/secrets.key", dir);
+    assert (chmod (path, 0640) == 0);
+    assert (ab_keyring_sealing_keys (dir, pk, sk, &err) == -AB_E_DENIED);
+    assert (err && strstr (err->msg, "chmod 600"));
+    ab_error_destroy (&err);
+    assert (chmod (path, 0600) == 0);
 
     //  a second init changes nothing
     assert (ab_keyring_init (dir, &err) == -AB_E_EXISTS);

@@ -3,7 +3,8 @@
         KEYS/public/NAME.cert          public zcert, metadata role=ROLE name=NAME
         KEYS/secret/NAME.cert_secret   secret zcert, 0600 (secret/ is 0700)
         KEYS/revoked/NAME.cert         public certs moved here by revoke
-        KEYS/secrets.pub, secrets.key  sealed-secrets crypto_box keypair, Z85
+        KEYS/secrets.pub               sealed-secrets public key (Z85): admins seal with it
+        KEYS/agent/secrets.key         its secret key, 0600 (agent/ is 0700): agents only
     The directory functions (init, add, revoke, list, load_secret) are what
     the CLI uses. Daemons open a loaded view (ab_keyring_t) and ask it, per
     request, who a Z85 public key is; the view notices changes to public/ and
@@ -70,8 +71,10 @@ zcert_t *ab_keyring_load_secret (const char *dir, const char *name, ab_error_t *
 int ab_keyring_public_key (const char *dir, const char *name, char key_out[AB_KEY_Z85_LEN + 1],
                            ab_error_t **err);
 
-//  Read the sealed-secrets keypair (issue 3). sk may be NULL when only the
-//  public key is needed (sealing); opening needs both.
+//  Read the sealed-secrets keypair (bus/ab_secret). sk may be NULL when
+//  only the public key is needed (sealing); opening needs both, from
+//  agent/secrets.key: AB_E_NOT_FOUND if it is not on this machine,
+//  AB_E_DENIED if group or others may read it (like ssh, it is not used).
 int ab_keyring_sealing_keys (const char *dir, uint8_t pk[32], uint8_t sk[32], ab_error_t **err);
 
 //  ---------------------------------------------------------------------
