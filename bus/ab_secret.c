@@ -95,6 +95,13 @@ ab_secret_open (const uint8_t pk[32], const uint8_t sk[32], const uint8_t *seale
     return value;
 }
 
+uint8_t *
+ab_secret_alloc (size_t size)
+{
+    //  sodium_malloc aborts unless libsodium is initialised.
+    return sodium_init () < 0 ? NULL : sodium_malloc (size);
+}
+
 void
 ab_secret_free (uint8_t **value_p)
 {
@@ -253,6 +260,11 @@ ab_secret_test (bool verbose)
     ab_secret_free (&opened);
     assert (opened == NULL);
     ab_secret_free (&opened); //  safe on NULL
+    uint8_t *buf = ab_secret_alloc (100);
+    assert (buf);
+    memset (buf, 'x', 100);
+    ab_secret_free (&buf);
+    assert (buf == NULL);
 
     //  sealing twice gives different boxes (ephemeral sender key)
     size_t again_size = 0;

@@ -9,7 +9,8 @@
     Rules of the API:
     - A sealed box is AB_SECRET_SEALBYTES longer than its value.
     - An opened value lives in sodium_malloc'd memory (guard pages, zeroed
-      when freed): release it with ab_secret_free, never with free().
+      when freed): release it with ab_secret_free, never with free(). Read
+      a value to seal into ab_secret_alloc'd memory for the same reasons.
     - Nothing here logs or prints a value; error messages never quote one. */
 #ifndef AB_SECRET_H
 #define AB_SECRET_H
@@ -40,7 +41,12 @@ uint8_t *ab_secret_seal (const uint8_t pk[32], const uint8_t *value, size_t size
 uint8_t *ab_secret_open (const uint8_t pk[32], const uint8_t sk[32], const uint8_t *sealed,
                          size_t size, size_t *value_size, ab_error_t **err);
 
-//  Zero and free an opened value, and null the reference. Safe on NULL.
+//  Guarded memory for a value about to be sealed (size bytes), for
+//  ab_secret_free. NULL when out of memory.
+uint8_t *ab_secret_alloc (size_t size);
+
+//  Zero and free an opened (or ab_secret_alloc'd) value, and null the
+//  reference. Safe on NULL.
 void ab_secret_free (uint8_t **value_p);
 
 //  New `secret.set` event for subject secret/NAME with data {name,

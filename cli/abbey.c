@@ -15,6 +15,7 @@ int cmd_append (cli_t *cli, int argc, char **argv);
 int cmd_events (cli_t *cli, int argc, char **argv);
 int cmd_log (cli_t *cli, int argc, char **argv);
 int cmd_graph (cli_t *cli, int argc, char **argv);
+int cmd_secret (cli_t *cli, int argc, char **argv);
 
 static const cli_cmd_t s_commands[] = {
     { "keys", cmd_keys, "cluster identities: init, add, list, revoke" },
@@ -23,6 +24,7 @@ static const cli_cmd_t s_commands[] = {
     { "events", cmd_events, "print events: history, then live with --follow" },
     { "log", cmd_log, "the log itself: head, verify, export" },
     { "graph", cmd_graph, "replay the log and print the resource graph" },
+    { "secret", cmd_secret, "sealed secrets: set, ls, rm" },
     { NULL, NULL, NULL }
 };
 

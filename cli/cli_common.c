@@ -184,6 +184,34 @@ cli_read_range (cli_t *self, uint64_t from, uint64_t to, ab_logclient_fn *fn, vo
     return range.passed;
 }
 
+typedef struct {
+    ab_graph_t *graph;  //  being rebuilt
+    cli_replay_fn *fn;  //  the caller's look at each event, or NULL
+    void *arg;          //  for fn
+} s_replay_t;
+
+static int
+s_replay_fn (ab_event_t **event_p, void *arg)
+{
+    s_replay_t *replay = (s_replay_t *) arg;
+    if (replay->fn && replay->fn (*event_p, replay->arg))
+        return 1;
+    //  A rejected event is part of the history too: the graph counts it and
+    //  keeps its reason, and the replay goes on as every service's does.
+    ab_graph_apply (replay->graph, *event_p, NULL);
+    return 0;
+}
+
+ab_graph_t *
+cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg, ab_error_t **err)
+{
+    assert (self);
+    s_replay_t replay = { ab_graph_new (), fn, arg };
+    if (cli_read_range (self, 1, to, s_replay_fn, &replay, err) < 0)
+        ab_graph_destroy (&replay.graph);
+    return replay.graph;
+}
+
 static void
 s_prefix (cli_t *self)
 {
@@ -296,6 +324,44 @@ cli_getopt_reset (void)
     //  0, not 1: glibc then re-initialises its permutation state too.
     optind = 0;
     opterr = 0;
+}
+
+int
+cli_parse (cli_t *self, int argc, char **argv, const char *usage, const cli_opt_t *opts,
+           char ***pos, int *rc)
+{
+    assert (self);
+    assert (opts);
+    if (cli_wants_help (argc, argv)) {
+        fputs (usage, stdout);
+        *rc = CLI_OK;
+        return -1;
+    }
+    //  getopt's table from ours; val 0x100 + row keeps clear of '?' and ':'.
+    struct option longopts[CLI_OPTS_MAX + 1] = { { NULL, 0, NULL, 0 } };
+    size_t n = 0;
+    for (; opts[n].name; n++) {
+        assert (n < CLI_OPTS_MAX);
+        assert (!opts[n].value != !opts[n].flag);
+        longopts[n] = (struct option){ opts[n].name,
+                                       opts[n].value ? required_argument : no_argument, NULL,
+                                       0x100 + (int) n };
+    }
+    cli_getopt_reset ();
+    int c;
+    while ((c = getopt_long (argc, argv, ":", longopts, NULL)) != -1) {
+        if (c < 0x100 || c >= 0x100 + (int) n) {
+            *rc = cli_bad_option (self, c, argv);
+            return -1;
+        }
+        const cli_opt_t *opt = &opts[c - 0x100];
+        if (opt->value)
+            *opt->value = optarg;
+        else
+            *opt->flag = true;
+    }
+    *pos = argv + optind;
+    return argc - optind;
 }
 
 int

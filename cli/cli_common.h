@@ -14,6 +14,7 @@
 
 #include "ab_error.h"
 #include "ab_cluster.h"
+#include "ab_graph.h"
 #include "ab_logclient.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,6 +69,17 @@ ab_logclient_t *cli_logclient (cli_t *self, ab_error_t **err);
 int64_t cli_read_range (cli_t *self, uint64_t from, uint64_t to, ab_logclient_fn *fn,
                         void *arg, ab_error_t **err);
 
+//  Sees each event of a cli_replay before the graph does; non-zero stops the
+//  replay there, without applying that event.
+typedef int (cli_replay_fn) (const ab_event_t *event, void *arg);
+
+//  Rebuild the resource graph as every service does: ab_graph_apply over
+//  the log from seq 1 through `to` (0, or past the head: the head as it is
+//  now). Rejected events are counted in the graph (ab_graph_stats), not
+//  errors. fn may be NULL. Caller destroys the graph; NULL and *err.
+ab_graph_t *cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg,
+                        ab_error_t **err);
+
 //  Print "abbey <cmd>: <message>" on stderr; returns CLI_FAIL.
 int cli_fail (cli_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -87,6 +99,23 @@ bool cli_wants_help (int argc, char **argv);
 
 //  Report getopt's '?' or ':' for argv[optind - 1]; returns CLI_USAGE.
 int cli_bad_option (cli_t *self, int c, char **argv);
+
+//  One option of a subcommand, for cli_parse: "--NAME VALUE" stores VALUE
+//  in *value; a flag (value NULL) sets *flag. A NULL name ends a table.
+typedef struct {
+    const char *name;   //  without the dashes: "dir", "json"
+    const char **value; //  takes a value, stored here; or NULL
+    bool *flag;         //  a flag, set true; or NULL
+} cli_opt_t;
+
+#define CLI_OPTS_MAX 16 //  options in one cli_opt_t table
+
+//  Parse a subcommand's argv: --help prints usage (*rc = CLI_OK); an
+//  option not in opts or without its value is a usage error (*rc =
+//  CLI_USAGE). Both return -1. Else the positionals are left in *pos and
+//  their number is returned.
+int cli_parse (cli_t *self, int argc, char **argv, const char *usage, const cli_opt_t *opts,
+               char ***pos, int *rc);
 
 //  Start option parsing afresh for a (sub)command's argv.
 void cli_getopt_reset (void);

@@ -18,7 +18,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -681,37 +680,20 @@ s_dev_close (s_dev_t *dev)
     ab_cluster_destroy (&dev->cluster);
 }
 
-//  Options of every dev subcommand: [--dir DIR] and, for status, [--json].
+//  Options of every dev subcommand: [--dir DIR] and, for status, [--json];
+//  no arguments. 0, or -1 with the exit code in *rc.
 static int
 s_parse (cli_t *cli, int argc, char **argv, const char *usage, const char **dir, bool *json,
          int *rc)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (usage, stdout);
-        *rc = CLI_OK;
-        return -1;
-    }
-    static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'd')
-            *dir = optarg;
-        else if (c == 'j' && json)
-            *json = true;
-        else {
-            *rc = c == 'j' ? cli_usage (cli, "unknown option '--json'")
-                           : cli_bad_option (cli, c, argv);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        *rc = cli_usage (cli, "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    return 0;
+    const cli_opt_t opts[] = { { "dir", dir, NULL },
+                               { json ? "json" : NULL, NULL, json },
+                               { NULL, NULL, NULL } };
+    char **pos;
+    int n = cli_parse (cli, argc, argv, usage, opts, &pos, rc);
+    if (n > 0)
+        *rc = cli_usage (cli, "unexpected argument '%s'", pos[0]);
+    return n == 0 ? 0 : -1;
 }
 
 //  ---------------------------------------------------------------------

@@ -20,24 +20,12 @@ static const char s_usage[]
       "             RFC 3339 (2026-11-23T12:00:00Z) or a duration ago (10m, 2h)\n"
       "  --json     print {seq, ts, digest, stats, <kind>: {path: resource}, notes}\n";
 
-typedef struct {
-    ab_graph_t *graph;
-    uint64_t until_ts;   //  stop before events newer than this; 0: no limit
-    uint64_t rejected;   //  events the projection refused
-} s_replay_t;
-
+//  --at TIME: stop before the first event committed after until_ts.
 static int
-s_apply_fn (ab_event_t **event_p, void *arg)
+s_until_fn (const ab_event_t *event, void *arg)
 {
-    s_replay_t *replay = (s_replay_t *) arg;
-    if (replay->until_ts && ab_event_ts (*event_p) > replay->until_ts)
-        return 1;
-    ab_auto_error ab_error_t *err = NULL;
-    //  A rejected event is part of the history too: the graph counts it and
-    //  keeps its reason, and the replay goes on as every service's does.
-    if (ab_graph_apply (replay->graph, *event_p, &err) < 0)
-        replay->rejected++;
-    return 0;
+    uint64_t until_ts = *(const uint64_t *) arg;
+    return ab_event_ts (event) > until_ts;
 }
 
 int
@@ -87,32 +75,35 @@ cmd_graph (cli_t *cli, int argc, char **argv)
     if (!all_digits || to_seq > (uint64_t) head)
         to_seq = (uint64_t) head;
 
-    s_replay_t replay = { ab_graph_new (), until_ts, 0 };
-    //  until_ts 0 would mean "no limit"; a time before the epoch is nothing.
-    bool empty = at && !all_digits && until_ts == 0;
-    if (to_seq > 0 && !empty && cli_read_range (cli, 1, to_seq, s_apply_fn, &replay, &err) < 0) {
-        ab_graph_destroy (&replay.graph);
+    //  until_ts 0 is a time before the epoch: nothing was committed by then.
+    //  (And cli_replay reads a `to` of 0 as "the head".)
+    bool empty = to_seq == 0 || (at && !all_digits && until_ts == 0);
+    ab_graph_t *graph = empty ? ab_graph_new ()
+                              : cli_replay (cli, to_seq, until_ts ? s_until_fn : NULL,
+                                            &until_ts, &err);
+    if (!graph)
         return cli_fail_err (cli, err);
-    }
     uint8_t digest[32];
     char hex[65];
-    ab_graph_digest (replay.graph, digest);
+    ab_graph_digest (graph, digest);
     cli_hex (digest, sizeof digest, hex);
     if (json) {
         //  Already {seq, ts, digest, stats, <kind>: {...}, notes}.
-        json_t *obj = ab_graph_to_json (replay.graph);
+        json_t *obj = ab_graph_to_json (graph);
         json_dumpf (obj, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
         fputc ('\n', stdout);
         json_decref (obj);
     }
     else {
-        ab_graph_print (replay.graph, stdout);
-        printf ("seq %" PRIu64 " digest %s", ab_graph_seq (replay.graph), hex);
-        if (replay.rejected)
-            printf (" (%" PRIu64 " event%s rejected; see --json stats)", replay.rejected,
-                    replay.rejected == 1 ? "" : "s");
+        ab_graph_print (graph, stdout);
+        printf ("seq %" PRIu64 " digest %s", ab_graph_seq (graph), hex);
+        uint64_t rejected = 0;
+        ab_graph_stats (graph, NULL, NULL, &rejected);
+        if (rejected)
+            printf (" (%" PRIu64 " event%s rejected; see --json stats)", rejected,
+                    rejected == 1 ? "" : "s");
         printf ("\n");
     }
-    ab_graph_destroy (&replay.graph);
+    ab_graph_destroy (&graph);
     return CLI_OK;
 }

@@ -6,7 +6,6 @@
 #include "cli_common.h"
 #include "ab_keyring.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,40 +40,6 @@ static const char s_revoke_usage[]
       "\n"
       "Revoke identity NAME: running daemons refuse it within a second.\n";
 
-//  Parse [--dir DIR] [--json] and collect positionals; returns -1 after a
-//  usage error (its exit code in *rc), else the number of positionals.
-static int
-s_parse (cli_t *cli, int argc, char **argv, const char *usage, bool allow_json,
-         const char **dir, bool *json, char ***pos, int *rc)
-{
-    if (cli_wants_help (argc, argv)) {
-        fputs (usage, stdout);
-        *rc = CLI_OK;
-        return -1;
-    }
-    static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'd')
-            *dir = optarg;
-        else if (c == 'j' && allow_json)
-            *json = true;
-        else if (c == 'j') {
-            *rc = cli_usage (cli, "unknown option '--json'");
-            return -1;
-        }
-        else {
-            *rc = cli_bad_option (cli, c, argv);
-            return -1;
-        }
-    }
-    *pos = argv + optind;
-    return argc - optind;
-}
-
 //  The key directory: --dir, else the cluster file's. Caller frees.
 static char *
 s_keys_dir (cli_t *cli, const char *dir, ab_error_t **err)
@@ -88,10 +53,10 @@ static int
 s_init (cli_t *cli, int argc, char **argv)
 {
     const char *dir = NULL;
-    bool json = false;
+    const cli_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
     char **pos;
     int rc;
-    int n = s_parse (cli, argc, argv, s_init_usage, false, &dir, &json, &pos, &rc);
+    int n = cli_parse (cli, argc, argv, s_init_usage, opts, &pos, &rc);
     if (n < 0)
         return rc;
     if (n)
@@ -109,10 +74,10 @@ static int
 s_add (cli_t *cli, int argc, char **argv)
 {
     const char *dir = NULL;
-    bool json = false;
+    const cli_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
     char **pos;
     int rc;
-    int n = s_parse (cli, argc, argv, s_add_usage, false, &dir, &json, &pos, &rc);
+    int n = cli_parse (cli, argc, argv, s_add_usage, opts, &pos, &rc);
     if (n < 0)
         return rc;
     if (n != 2)
@@ -135,9 +100,10 @@ s_list (cli_t *cli, int argc, char **argv)
 {
     const char *dir = NULL;
     bool json = false;
+    const cli_opt_t opts[] = { { "dir", &dir, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL } };
     char **pos;
     int rc;
-    int n = s_parse (cli, argc, argv, s_list_usage, true, &dir, &json, &pos, &rc);
+    int n = cli_parse (cli, argc, argv, s_list_usage, opts, &pos, &rc);
     if (n < 0)
         return rc;
     if (n)
@@ -175,10 +141,10 @@ static int
 s_revoke (cli_t *cli, int argc, char **argv)
 {
     const char *dir = NULL;
-    bool json = false;
+    const cli_opt_t opts[] = { { "dir", &dir, NULL }, { NULL, NULL, NULL } };
     char **pos;
     int rc;
-    int n = s_parse (cli, argc, argv, s_revoke_usage, false, &dir, &json, &pos, &rc);
+    int n = cli_parse (cli, argc, argv, s_revoke_usage, opts, &pos, &rc);
     if (n < 0)
         return rc;
     if (n != 1)
