@@ -19,9 +19,11 @@ static const char s_usage[]
 static const char s_init_usage[]
     = "Usage: abbey keys init --dir DIR\n"
       "\n"
-      "Create a key directory with busd and logd server certificates and one\n"
-      "identity per role (admin scheduler agent builder netmgr costd monitor).\n"
-      "Fails, changing nothing, if DIR already holds keys.\n";
+      "Create a key directory with busd and logd server certificates, one\n"
+      "identity per role (admin scheduler agent builder netmgr costd monitor)\n"
+      "and the sealed-secrets keypair: DIR/secrets.pub for `abbey secret set`,\n"
+      "DIR/agent/secrets.key (0600) for agents only. Fails, changing nothing,\n"
+      "if DIR already holds keys.\n";
 
 static const char s_add_usage[]
     = "Usage: abbey keys add ROLE NAME [--dir DIR]\n"
