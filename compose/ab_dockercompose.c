@@ -1421,29 +1421,7 @@ done:
 //  --------------------------------------------------------------------------
 //  Selftest: the examples against golden files, and each class of mistake.
 
-#ifndef ABBEY_COMPOSE_DIR
-#define ABBEY_COMPOSE_DIR "compose"
-#endif
-
-static char *
-s_slurp (const char *path, size_t *size)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream (&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread (chunk, 1, sizeof chunk, f)) > 0)
-        fwrite (chunk, 1, n, out);
-    fclose (f);
-    fclose (out);
-    if (size)
-        *size = len;
-    return buf;
-}
+#include "ab_golden.h"
 
 static char *
 s_test_read (void *arg, const char *path, size_t *size, ab_error_t **err)
@@ -1458,41 +1436,18 @@ s_test_read (void *arg, const char *path, size_t *size, ab_error_t **err)
     return strdup (text);
 }
 
-static void
-s_compare_golden (const json_t *value, const char *name)
-{
-    char path[512];
-    snprintf (path, sizeof path, "%s/testdata/%s", ABBEY_COMPOSE_DIR, name);
-    char *text = json_dumps (value, JSON_SORT_KEYS | JSON_INDENT (2));
-    if (getenv ("ABBEY_UPDATE_GOLDEN")) {
-        FILE *f = fopen (path, "w");
-        assert (f);
-        fprintf (f, "%s\n", text);
-        fclose (f);
-    }
-    char *want = s_slurp (path, NULL);
-    if (!want || strncmp (want, text, strlen (text)) != 0) {
-        fprintf (stderr, "golden mismatch: %s (regenerate with ABBEY_UPDATE_GOLDEN=1)\n%s\n", path,
-                 text);
-        assert (false);
-    }
-    free (want);
-    free (text);
-}
-
 //  Compile an example; file is relative to compose/.
 static json_t *
 s_example (const char *rel, const char *const *environ, const char *const *profiles,
            ab_diag_t *diag)
 {
-    char path[512], envpath[512];
-    snprintf (path, sizeof path, "%s/%s", ABBEY_COMPOSE_DIR, rel);
-    snprintf (envpath, sizeof envpath, "%s", path);
+    char envpath[512];
+    snprintf (envpath, sizeof envpath, "%s", rel);
     char *slash = strrchr (envpath, '/');
     snprintf (slash + 1, sizeof envpath - (size_t)(slash + 1 - envpath), ".env");
     ab_dockercompose_input_t in = { .file = rel, .environ = environ, .profiles = profiles };
-    char *text = s_slurp (path, &in.size);
-    char *dotenv = s_slurp (envpath, &in.dotenv_size);
+    char *text = ab_golden_read (rel, &in.size);
+    char *dotenv = ab_golden_read (envpath, &in.dotenv_size);
     assert (text);
     in.text = text;
     in.dotenv = dotenv;
@@ -1539,7 +1494,7 @@ ab_dockercompose_test (bool verbose)
     const char *env1[] = { "WEB_TAG=2.0.0", NULL };
     json_t *web = s_example ("examples/webapp/docker-compose.yml", env1, NULL, diag);
     assert (web);
-    s_compare_golden (web, "webapp.json");
+    ab_golden_check (web, "testdata/webapp.json");
     json_t *svcs = json_object_get (web, "services");
     json_t *w = json_object_get (svcs, "web");
     assert (!strcmp (json_string_value (json_object_get (w, "image")), "example/web:2.0.0"));
@@ -1575,7 +1530,7 @@ ab_dockercompose_test (bool verbose)
     const char *env2[] = { "LOG_LEVEL=debug", NULL };
     json_t *worker = s_example ("examples/worker/docker-compose.yml", env2, NULL, diag);
     assert (worker);
-    s_compare_golden (worker, "worker.json");
+    ab_golden_check (worker, "testdata/worker.json");
     assert (!strcmp (json_string_value (json_object_get (worker, "stack")), "worker"));
     json_t *wk = json_object_get (json_object_get (worker, "services"), "worker");
     assert (json_integer_value (json_object_get (wk, "replicas")) == 4);
@@ -1588,7 +1543,7 @@ ab_dockercompose_test (bool verbose)
     diag = ab_diag_new ();
     json_t *plain = s_example ("examples/profiles/docker-compose.yml", NULL, NULL, diag);
     assert (plain);
-    s_compare_golden (plain, "profiles.json");
+    ab_golden_check (plain, "testdata/profiles.json");
     assert (json_object_size (json_object_get (plain, "services")) == 2);
     assert (ab_diag_has (diag, "key \"version\": obsolete"));
     json_t *fe = json_object_get (json_object_get (plain, "services"), "frontend");

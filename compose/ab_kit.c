@@ -1676,63 +1676,15 @@ ab_kit_publish (ab_kit_t *self, const char *name, ab_diag_t *diag)
 
 #include <dirent.h>
 
-#ifndef ABBEY_COMPOSE_DIR
-#define ABBEY_COMPOSE_DIR "compose"
-#endif
-
-static char *
-s_read (const char *path, size_t *size)
-{
-    FILE *f = fopen (path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream (&buf, &len);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread (chunk, 1, sizeof chunk, f)) > 0)
-        fwrite (chunk, 1, n, out);
-    fclose (f);
-    fclose (out);
-    if (size)
-        *size = len;
-    return buf;
-}
+#include "ab_golden.h"
 
 static void
 s_load (ab_kit_t *kit, const char *rel, ab_diag_t *diag)
 {
-    char path[512];
-    snprintf (path, sizeof path, "%s/%s", ABBEY_COMPOSE_DIR, rel);
     size_t size;
-    char *text = s_read (path, &size);
+    char *text = ab_golden_read (rel, &size);
     assert (text);
     ab_kit_load (kit, rel, text, size, diag);
-    free (text);
-}
-
-//  Compare value with testdata/NAME; ABBEY_UPDATE_GOLDEN=1 rewrites it.
-static void
-s_golden (const json_t *value, const char *name)
-{
-    char path[512];
-    snprintf (path, sizeof path, "%s/testdata/%s", ABBEY_COMPOSE_DIR, name);
-    char *text = json_dumps (value, JSON_SORT_KEYS | JSON_INDENT (2));
-    assert (text);
-    if (getenv ("ABBEY_UPDATE_GOLDEN")) {
-        FILE *f = fopen (path, "w");
-        assert (f);
-        fprintf (f, "%s\n", text);
-        fclose (f);
-    }
-    char *want = s_read (path, NULL);
-    if (!want || strncmp (want, text, strlen (text)) != 0) {
-        fprintf (stderr, "golden mismatch: %s (regenerate with ABBEY_UPDATE_GOLDEN=1)\n%s\n", path,
-                 text);
-        assert (false);
-    }
-    free (want);
     free (text);
 }
 
@@ -1773,7 +1725,7 @@ ab_kit_test (bool verbose)
         s_dump_diag (diag);
     assert (shop && ab_diag_errors (diag) == 0);
     assert (ab_spec_verify (shop));
-    s_golden (shop, "shop.app.json");
+    ab_golden_check (shop, "testdata/shop.app.json");
     json_t *again = ab_kit_compile (kit, "shop/app", NULL, diag);
     char *a = ab_spec_canonical (shop), *b = ab_spec_canonical (again);
     assert (strcmp (a, b) == 0);
@@ -1811,7 +1763,7 @@ ab_kit_test (bool verbose)
     if (!staging)
         s_dump_diag (diag);
     assert (staging);
-    s_golden (staging, "staging.app.json");
+    ab_golden_check (staging, "testdata/staging.app.json");
     json_t *sapi = json_object_get (json_object_get (staging, "services"), "api");
     assert (
         !strcmp (json_string_value (json_object_get (json_object_get (sapi, "env"), "POOL")), "4"));
@@ -1893,7 +1845,7 @@ ab_kit_test (bool verbose)
     //  4. Each class of mistake gives its documented message at line:col
     //     (testdata/errors/NAME.kit.yaml → NAME.expect, one line each).
     char dir[512];
-    snprintf (dir, sizeof dir, "%s/testdata/errors", ABBEY_COMPOSE_DIR);
+    snprintf (dir, sizeof dir, "%s/testdata/errors", ab_golden_dir ());
     DIR *d = opendir (dir);
     assert (d);
     struct dirent *de;
@@ -1904,22 +1856,26 @@ ab_kit_test (bool verbose)
             continue;
         char rel[600], expect[700];
         snprintf (rel, sizeof rel, "testdata/errors/%s", de->d_name);
-        snprintf (expect, sizeof expect, "%s/testdata/errors/%.*s.expect", ABBEY_COMPOSE_DIR,
-                  (int)(len - 9), de->d_name);
+        snprintf (expect, sizeof expect, "testdata/errors/%.*s.expect", (int)(len - 9),
+                  de->d_name);
         diag = ab_diag_new ();
         kit = ab_kit_new ();
         s_load (kit, rel, diag);
         json_t *spec = ab_diag_errors (diag) ? NULL : ab_kit_compile (kit, NULL, NULL, diag);
         assert (!spec);
-        char *want = s_read (expect, NULL);
-        if (!want || getenv ("ABBEY_UPDATE_GOLDEN")) {
-            FILE *f = fopen (expect, "w");
+        char *want = ab_golden_read (expect, NULL);
+        if (!want || ab_golden_update ()) {
+            char *lines = NULL;
+            size_t lines_size = 0;
+            FILE *f = open_memstream (&lines, &lines_size);
             assert (f);
             for (size_t i = 0; i < ab_diag_size (diag); i++)
                 fprintf (f, "%s\n", ab_diag_text (diag, i));
             fclose (f);
+            ab_golden_write (expect, lines);
+            free (lines);
             free (want);
-            want = s_read (expect, NULL);
+            want = ab_golden_read (expect, NULL);
         }
         for (char *line = strtok (want, "\n"); line; line = strtok (NULL, "\n"))
             if (!ab_diag_has (diag, line)) {
