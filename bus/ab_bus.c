@@ -6,6 +6,7 @@
 #include "ab_bus.h"
 #include "ab_busd.h"
 #include "ab_keyring.h"
+#include "ab_testrig.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -311,24 +312,13 @@ void
 ab_bus_test (bool verbose)
 {
     printf (" * ab_bus: ");
-    char tmp[] = "/tmp/ab_bus_XXXXXX";
-    assert (mkdtemp (tmp));
-    char keys[PATH_MAX];
-    snprintf (keys, sizeof keys, "%s/keys", tmp);
+    ab_testrig_t *rig = ab_testrig_new ("ab_bus");
+    const char *keys = ab_testrig_keys (rig);
+    ab_busd_t *busd = ab_testrig_busd (rig, verbose);
     ab_error_t *err = NULL;
-    assert (ab_keyring_init (keys, &err) == 0);
-    ab_busd_config_t config = { .keys = keys,
-                                .publish = "tcp://127.0.0.1:*",
-                                .subscribe = "tcp://127.0.0.1:*",
-                                .verbose = verbose };
-    ab_busd_t *busd = ab_busd_new (&config, &err);
-    assert (busd);
 
     //  through a cluster object, as services and the CLI connect
-    ab_cluster_t *cluster = ab_cluster_new ("selftest");
-    ab_cluster_set_keys (cluster, keys);
-    ab_cluster_set_busd (cluster, ab_busd_publish_endpoint (busd),
-                         ab_busd_subscribe_endpoint (busd), ab_busd_public_key (busd));
+    ab_cluster_t *cluster = ab_testrig_cluster (rig);
     assert (ab_bus_new (cluster, "nobody", &err) == NULL && err->code == AB_E_NOT_FOUND);
     ab_bus_t *bus = ab_bus_new (cluster, "monitor", &err);
     assert (bus);
@@ -366,9 +356,8 @@ ab_bus_test (bool verbose)
         ab_bus_msg_destroy (&msg);
 
     //  committed events from logd, decoded; bad ones reported and skipped
-    zsock_t *logd = ab_curve_client (ZMQ_PUB, keys, "logd", ab_busd_public_key (busd),
-                                     ab_busd_publish_endpoint (busd), &err);
-    assert (logd);
+    zsock_t *logd = ab_testrig_client (rig, ZMQ_PUB, "logd", ab_busd_public_key (busd),
+                                       ab_busd_publish_endpoint (busd));
     size_t size = 0;
     uint8_t *ev1 = s_committed (1, "note.added", &size);
     deadline = zclock_mono () + 5000;
@@ -416,11 +405,7 @@ ab_bus_test (bool verbose)
     ab_bus_destroy (&bus);
     ab_bus_destroy (&admin);
     assert (bus == NULL);
-    ab_cluster_destroy (&cluster);
-    ab_busd_destroy (&busd);
     ab_error_destroy (&err);
-    zdir_t *d = zdir_new (tmp, NULL);
-    zdir_remove (d, true);
-    zdir_destroy (&d);
+    ab_testrig_destroy (&rig);
     printf ("OK\n");
 }

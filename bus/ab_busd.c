@@ -5,6 +5,7 @@
 
 #include "ab_busd.h"
 #include "ab_keyring.h"
+#include "ab_testrig.h"
 #include "ab_zap.h"
 
 #include <errno.h>
@@ -463,24 +464,6 @@ ab_busd_actor (ab_busd_t *self)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-static zsock_t *
-s_client (int type, const char *keys, const char *name, const char *server_key,
-          const char *endpoint)
-{
-    zsock_t *sock = zsock_new (type);
-    assert (sock);
-    zcert_t *cert = ab_keyring_load_secret (keys, name, NULL);
-    assert (cert);
-    zcert_apply (cert, sock);
-    zcert_destroy (&cert);
-    zsock_set_curve_serverkey (sock, server_key);
-    zsock_set_linger (sock, 0);
-    if (type == ZMQ_SUB)
-        zsock_set_subscribe (sock, "");
-    assert (zsock_connect (sock, "%s", endpoint) == 0);
-    return sock;
-}
-
 //  Publish topic from pub until sub hears it (PUB drops while connecting).
 static bool
 s_until_heard (zsock_t *pub, zsock_t *sub, const char *topic, int timeout_ms)
@@ -523,12 +506,9 @@ void
 ab_busd_test (bool verbose)
 {
     printf (" * ab_busd: ");
-    char tmp[] = "/tmp/ab_busd_XXXXXX";
-    assert (mkdtemp (tmp));
-    char keys[PATH_MAX];
-    snprintf (keys, sizeof keys, "%s/keys", tmp);
+    ab_testrig_t *rig = ab_testrig_new ("ab_busd");
+    const char *keys = ab_testrig_keys (rig);
     ab_error_t *err = NULL;
-    assert (ab_keyring_init (keys, &err) == 0);
 
     //  bad configurations fail with a reason
     ab_busd_config_t bad = { .keys = keys,
@@ -540,20 +520,17 @@ ab_busd_test (bool verbose)
     bad.publish = "nonsense://x";
     assert (ab_busd_new (&bad, &err) == NULL && strstr (err->msg, "bind nonsense://x"));
 
-    ab_busd_config_t config = { .keys = keys,
-                                .publish = "tcp://127.0.0.1:*",
-                                .subscribe = "tcp://127.0.0.1:*",
-                                .verbose = verbose };
-    ab_busd_t *busd = ab_busd_new (&config, &err);
-    assert (busd);
+    ab_busd_t *busd = ab_testrig_busd (rig, verbose);
     const char *bkey = ab_busd_public_key (busd);
     assert (strncmp (ab_busd_publish_endpoint (busd), "tcp://127.0.0.1:", 16) == 0);
     assert (!strchr (ab_busd_publish_endpoint (busd), '*'));
 
-    zsock_t *sub = s_client (ZMQ_SUB, keys, "monitor", bkey, ab_busd_subscribe_endpoint (busd));
-    zsock_t *agent_sub = s_client (ZMQ_SUB, keys, "agent", bkey, ab_busd_subscribe_endpoint (busd));
-    zsock_t *logd = s_client (ZMQ_PUB, keys, "logd", bkey, ab_busd_publish_endpoint (busd));
-    zsock_t *admin = s_client (ZMQ_PUB, keys, "admin", bkey, ab_busd_publish_endpoint (busd));
+    const char *sub_ep = ab_busd_subscribe_endpoint (busd);
+    const char *pub_ep = ab_busd_publish_endpoint (busd);
+    zsock_t *sub = ab_testrig_client (rig, ZMQ_SUB, "monitor", bkey, sub_ep);
+    zsock_t *agent_sub = ab_testrig_client (rig, ZMQ_SUB, "agent", bkey, sub_ep);
+    zsock_t *logd = ab_testrig_client (rig, ZMQ_PUB, "logd", bkey, pub_ep);
+    zsock_t *admin = ab_testrig_client (rig, ZMQ_PUB, "admin", bkey, pub_ep);
     assert (s_until_heard (logd, sub, "sig.warm-logd", 5000));
     assert (s_until_heard (admin, sub, "sig.warm-admin", 5000));
     assert (s_until_heard (logd, agent_sub, "sig.warm-logd", 5000));
@@ -584,11 +561,11 @@ ab_busd_test (bool verbose)
                                       .verbose = verbose };
     ab_busd_t *child = ab_busd_new (&child_config, &err);
     assert (child);
-    zsock_t *leaf = s_client (ZMQ_SUB, keys, "scheduler", ab_busd_public_key (child),
-                              ab_busd_subscribe_endpoint (child));
+    zsock_t *leaf = ab_testrig_client (rig, ZMQ_SUB, "scheduler", ab_busd_public_key (child),
+                                       ab_busd_subscribe_endpoint (child));
     assert (s_until_heard (logd, leaf, "sig.warm-tree", 5000));
-    zsock_t *child_admin = s_client (ZMQ_PUB, keys, "admin", ab_busd_public_key (child),
-                                     ab_busd_publish_endpoint (child));
+    zsock_t *child_admin = ab_testrig_client (rig, ZMQ_PUB, "admin", ab_busd_public_key (child),
+                                              ab_busd_publish_endpoint (child));
     assert (s_until_heard (child_admin, leaf, "sig.warm-child", 5000));
     s_collect (leaf, 100, got, sizeof got);
     zsock_send (logd, "ss", "ev.node.joined", "via-tree");
@@ -601,7 +578,7 @@ ab_busd_test (bool verbose)
 
     //  a revoked subscriber stops receiving and a revoked publisher stops
     //  reaching anyone within a second; others go on
-    zsock_t *costd = s_client (ZMQ_PUB, keys, "costd", bkey, ab_busd_publish_endpoint (busd));
+    zsock_t *costd = ab_testrig_client (rig, ZMQ_PUB, "costd", bkey, pub_ep);
     assert (s_until_heard (costd, sub, "sig.warm-costd", 5000));
     s_collect (sub, 50, got, sizeof got);
     s_collect (agent_sub, 50, got, sizeof got);
@@ -648,11 +625,7 @@ ab_busd_test (bool verbose)
     zsock_destroy (&logd);
     zsock_destroy (&admin);
     ab_busd_destroy (&child);
-    ab_busd_destroy (&busd);
-    assert (busd == NULL);
     ab_error_destroy (&err);
-    zdir_t *d = zdir_new (tmp, NULL);
-    zdir_remove (d, true);
-    zdir_destroy (&d);
+    ab_testrig_destroy (&rig);
     printf ("OK\n");
 }

@@ -5,6 +5,7 @@
 
 #include "ab_cluster.h"
 #include "ab_keyring.h"
+#include "ab_testrig.h"
 #include "ab_zap.h"
 
 #include <errno.h>
@@ -656,13 +657,12 @@ void
 ab_cluster_test (bool verbose)
 {
     printf (" * ab_cluster: ");
-    char tmp[] = "/tmp/ab_cluster_XXXXXX";
-    assert (mkdtemp (tmp));
-    char keys[PATH_MAX], path[PATH_MAX];
-    snprintf (keys, sizeof keys, "%s/keys", tmp);
+    ab_testrig_t *rig = ab_testrig_new ("ab_cluster");
+    const char *tmp = ab_testrig_dir (rig);
+    const char *keys = ab_testrig_keys (rig);
+    char path[PATH_MAX];
     snprintf (path, sizeof path, "%s/cluster.yaml", tmp);
     ab_error_t *err = NULL;
-    assert (ab_keyring_init (keys, &err) == 0);
     char logd_key[AB_KEY_Z85_LEN + 1], busd_key[AB_KEY_Z85_LEN + 1];
     assert (ab_keyring_public_key (keys, "logd", logd_key, &err) == 0);
     assert (ab_keyring_public_key (keys, "busd", busd_key, &err) == 0);
@@ -781,11 +781,8 @@ ab_cluster_test (bool verbose)
     ab_cluster_destroy (&c);
     assert (ab_cluster_load ("/nonexistent/c.yaml", &err) == NULL && err->code == AB_E_NOT_FOUND);
     ab_error_destroy (&err);
-
-    zdir_t *d = zdir_new (tmp, NULL);
-    zdir_remove (d, true);
-    zdir_destroy (&d);
     if (verbose)
         printf ("(%s) ", path);
+    ab_testrig_destroy (&rig);
     printf ("OK\n");
 }

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-_Static_assert (AB_SECRET_SEALBYTES == crypto_box_SEALBYTES, "sealed box overhead");
-_Static_assert (crypto_box_PUBLICKEYBYTES == 32 && crypto_box_SECRETKEYBYTES == 32, "key sizes");
+_Static_assert(AB_SECRET_SEALBYTES == crypto_box_SEALBYTES, "sealed box overhead");
+_Static_assert(crypto_box_PUBLICKEYBYTES == 32 && crypto_box_SECRETKEYBYTES == 32, "key sizes");
 
 bool
 ab_secret_name_ok (const char *name)
@@ -19,7 +19,8 @@ ab_secret_name_ok (const char *name)
     if (!name || !*name || strlen (name) > AB_SECRET_NAME_MAX)
         return false;
     for (const char *p = name; *p; p++) {
-        bool alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        bool alnum
+            = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
         if (!alnum && (p == name || !strchr ("._-", *p)))
             return false;
     }
@@ -177,7 +178,7 @@ ab_secret_event_sealed (const ab_event_t *event, size_t *size, ab_error_t **err)
     const msgpack_object *ct = NULL;
     if (data
         && msgpack_unpack_next (&result, (const char *)data, data_size, &off)
-             == MSGPACK_UNPACK_SUCCESS
+               == MSGPACK_UNPACK_SUCCESS
         && result.data.type == MSGPACK_OBJECT_MAP)
         for (uint32_t i = 0; i < result.data.via.map.size; i++) {
             const msgpack_object_kv *kv = &result.data.via.map.ptr[i];
@@ -191,24 +192,22 @@ ab_secret_event_sealed (const ab_event_t *event, size_t *size, ab_error_t **err)
         assert (out);
         memcpy (out, ct->via.bin.ptr, ct->via.bin.size);
         *size = ct->via.bin.size;
-    }
-    else if (ct && ct->type == MSGPACK_OBJECT_STR && ct->via.str.size) {
+    } else if (ct && ct->type == MSGPACK_OBJECT_STR && ct->via.str.size) {
         size_t cap = ct->via.str.size; //  base64 decodes to fewer bytes
         out = malloc (cap);
         assert (out);
         if (sodium_base642bin (out, cap, ct->via.str.ptr, ct->via.str.size, NULL, size, NULL,
                                sodium_base64_VARIANT_ORIGINAL)
-              != 0
+                != 0
             && sodium_base642bin (out, cap, ct->via.str.ptr, ct->via.str.size, NULL, size, NULL,
                                   sodium_base64_VARIANT_ORIGINAL_NO_PADDING)
-                 != 0) {
+                   != 0) {
             free (out);
             out = NULL;
             ab_error_set (err, AB_E_INVALID, "%s: data.ciphertext: a string that is not base64",
                           ab_event_subj (event));
         }
-    }
-    else
+    } else
         ab_error_set (err, AB_E_INVALID, "%s: data.ciphertext: %s", ab_event_subj (event),
                       ct ? "expected non-empty binary or base64 string" : "missing");
     msgpack_unpacked_destroy (&result);

@@ -5,6 +5,7 @@
 
 #include "ab_zap.h"
 #include "ab_keyring.h"
+#include "ab_testrig.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -268,13 +269,11 @@ void
 ab_zap_test (bool verbose)
 {
     printf (" * ab_zap: ");
-    char tmp[] = "/tmp/ab_zap_XXXXXX";
-    assert (mkdtemp (tmp));
-    char dir[PATH_MAX], other[PATH_MAX];
-    snprintf (dir, sizeof dir, "%s/keys", tmp);
-    snprintf (other, sizeof other, "%s/other", tmp);
+    ab_testrig_t *rig = ab_testrig_new ("ab_zap");
+    const char *dir = ab_testrig_keys (rig);
+    char other[PATH_MAX];
+    snprintf (other, sizeof other, "%s/other", ab_testrig_dir (rig));
     ab_error_t *err = NULL;
-    assert (ab_keyring_init (dir, &err) == 0);
     assert (ab_keyring_init (other, &err) == 0);
 
     ab_zap_t *zap = ab_zap_new (dir, &err);
@@ -384,9 +383,6 @@ ab_zap_test (bool verbose)
     assert (ab_zap_new ("/nonexistent/abbey-keys", &err) == NULL);
     assert (err->code == AB_E_NOT_FOUND);
     ab_error_destroy (&err);
-
-    zdir_t *d = zdir_new (tmp, NULL);
-    zdir_remove (d, true);
-    zdir_destroy (&d);
+    ab_testrig_destroy (&rig);
     printf ("OK\n");
 }

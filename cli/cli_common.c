@@ -185,15 +185,15 @@ cli_read_range (cli_t *self, uint64_t from, uint64_t to, ab_logclient_fn *fn, vo
 }
 
 typedef struct {
-    ab_graph_t *graph;  //  being rebuilt
-    cli_replay_fn *fn;  //  the caller's look at each event, or NULL
-    void *arg;          //  for fn
+    ab_graph_t *graph; //  being rebuilt
+    cli_replay_fn *fn; //  the caller's look at each event, or NULL
+    void *arg;         //  for fn
 } s_replay_t;
 
 static int
 s_replay_fn (ab_event_t **event_p, void *arg)
 {
-    s_replay_t *replay = (s_replay_t *) arg;
+    s_replay_t *replay = (s_replay_t *)arg;
     if (replay->fn && replay->fn (*event_p, replay->arg))
         return 1;
     //  A rejected event is part of the history too: the graph counts it and
@@ -343,14 +343,14 @@ cli_parse (cli_t *self, int argc, char **argv, const char *usage, const cli_opt_
     for (; opts[n].name; n++) {
         assert (n < CLI_OPTS_MAX);
         assert (!opts[n].value != !opts[n].flag);
-        longopts[n] = (struct option){ opts[n].name,
-                                       opts[n].value ? required_argument : no_argument, NULL,
-                                       0x100 + (int) n };
+        longopts[n]
+            = (struct option){ opts[n].name, opts[n].value ? required_argument : no_argument, NULL,
+                               0x100 + (int)n };
     }
     cli_getopt_reset ();
     int c;
     while ((c = getopt_long (argc, argv, ":", longopts, NULL)) != -1) {
-        if (c < 0x100 || c >= 0x100 + (int) n) {
+        if (c < 0x100 || c >= 0x100 + (int)n) {
             *rc = cli_bad_option (self, c, argv);
             return -1;
         }

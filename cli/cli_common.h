@@ -77,8 +77,7 @@ typedef int (cli_replay_fn) (const ab_event_t *event, void *arg);
 //  the log from seq 1 through `to` (0, or past the head: the head as it is
 //  now). Rejected events are counted in the graph (ab_graph_stats), not
 //  errors. fn may be NULL. Caller destroys the graph; NULL and *err.
-ab_graph_t *cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg,
-                        ab_error_t **err);
+ab_graph_t *cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg, ab_error_t **err);
 
 //  Print "abbey <cmd>: <message>" on stderr; returns CLI_FAIL.
 int cli_fail (cli_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

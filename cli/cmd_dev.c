@@ -686,9 +686,8 @@ static int
 s_parse (cli_t *cli, int argc, char **argv, const char *usage, const char **dir, bool *json,
          int *rc)
 {
-    const cli_opt_t opts[] = { { "dir", dir, NULL },
-                               { json ? "json" : NULL, NULL, json },
-                               { NULL, NULL, NULL } };
+    const cli_opt_t opts[]
+        = { { "dir", dir, NULL }, { json ? "json" : NULL, NULL, json }, { NULL, NULL, NULL } };
     char **pos;
     int n = cli_parse (cli, argc, argv, usage, opts, &pos, rc);
     if (n > 0)

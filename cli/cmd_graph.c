@@ -24,7 +24,7 @@ static const char s_usage[]
 static int
 s_until_fn (const ab_event_t *event, void *arg)
 {
-    uint64_t until_ts = *(const uint64_t *) arg;
+    uint64_t until_ts = *(const uint64_t *)arg;
     return ab_event_ts (event) > until_ts;
 }
 
@@ -78,9 +78,9 @@ cmd_graph (cli_t *cli, int argc, char **argv)
     //  until_ts 0 is a time before the epoch: nothing was committed by then.
     //  (And cli_replay reads a `to` of 0 as "the head".)
     bool empty = to_seq == 0 || (at && !all_digits && until_ts == 0);
-    ab_graph_t *graph = empty ? ab_graph_new ()
-                              : cli_replay (cli, to_seq, until_ts ? s_until_fn : NULL,
-                                            &until_ts, &err);
+    ab_graph_t *graph
+        = empty ? ab_graph_new ()
+                : cli_replay (cli, to_seq, until_ts ? s_until_fn : NULL, &until_ts, &err);
     if (!graph)
         return cli_fail_err (cli, err);
     uint8_t digest[32];

@@ -102,7 +102,8 @@ s_list (cli_t *cli, int argc, char **argv)
 {
     const char *dir = NULL;
     bool json = false;
-    const cli_opt_t opts[] = { { "dir", &dir, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL } };
+    const cli_opt_t opts[]
+        = { { "dir", &dir, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL } };
     char **pos;
     int rc;
     int n = cli_parse (cli, argc, argv, s_list_usage, opts, &pos, &rc);

@@ -76,9 +76,9 @@ s_read_all (int fd, uint8_t *buf)
             return -1;
         if (r == 0)
             break;
-        n += (size_t) r;
+        n += (size_t)r;
     }
-    return (ssize_t) n;
+    return (ssize_t)n;
 }
 
 //  Ask on the terminal without echo; the line, without its newline, is the
@@ -92,7 +92,7 @@ s_read_tty (const char *name, uint8_t *buf)
     bool restore = tcgetattr (STDIN_FILENO, &old) == 0;
     if (restore) {
         quiet = old;
-        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
         quiet.c_lflag |= ECHONL;
         tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet);
     }
@@ -110,7 +110,7 @@ s_read_tty (const char *name, uint8_t *buf)
     }
     if (restore)
         tcsetattr (STDIN_FILENO, TCSAFLUSH, &old);
-    return rc < 0 ? -1 : (ssize_t) n;
+    return rc < 0 ? -1 : (ssize_t)n;
 }
 
 //  The value to seal, from file ("-" or NULL: stdin), in sodium memory
@@ -138,13 +138,13 @@ s_read_value (cli_t *cli, const char *name, const char *file, size_t *size)
     else if (n == 0)
         cli_fail (cli, "invalid: %s is empty: a secret needs a value", what);
     else if (n > AB_SECRET_VALUE_MAX)
-        cli_fail (cli, "oversize: %s holds more than %d bytes, the limit of a secret's value",
-                  what, AB_SECRET_VALUE_MAX);
+        cli_fail (cli, "oversize: %s holds more than %d bytes, the limit of a secret's value", what,
+                  AB_SECRET_VALUE_MAX);
     if (n <= 0 || n > AB_SECRET_VALUE_MAX) {
         ab_secret_free (&buf);
         return NULL;
     }
-    *size = (size_t) n;
+    *size = (size_t)n;
     return buf;
 }
 
@@ -206,20 +206,20 @@ s_set (cli_t *cli, int argc, char **argv)
 //  The src of each applied secret.set, by seq, gathered during the replay:
 //  the graph keeps the seq of a secret's current version, not who set it.
 typedef struct {
-    uint64_t seq;                 //  of a secret.set
-    char src[AB_SRC_MAX + 1];     //  its producer
+    uint64_t seq;             //  of a secret.set
+    char src[AB_SRC_MAX + 1]; //  its producer
 } s_setter_t;
 
 typedef struct {
-    s_setter_t *items;  //  in seq order
-    size_t count;       //  entries in items
-    size_t max;         //  allocated
+    s_setter_t *items; //  in seq order
+    size_t count;      //  entries in items
+    size_t max;        //  allocated
 } s_setters_t;
 
 static int
 s_setter_fn (const ab_event_t *event, void *arg)
 {
-    s_setters_t *setters = (s_setters_t *) arg;
+    s_setters_t *setters = (s_setters_t *)arg;
     if (strcmp (ab_event_type (event), "secret.set") != 0)
         return 0;
     if (setters->count == setters->max) {
@@ -257,16 +257,17 @@ typedef struct {
 static int
 s_ls_fn (const char *path, void *arg)
 {
-    s_ls_t *ls = (s_ls_t *) arg;
+    s_ls_t *ls = (s_ls_t *)arg;
     json_t *res = ab_graph_resource_json (ls->graph, path);
-    uint64_t seq = (uint64_t) json_integer_value (json_object_get (res, "seq"));
-    uint64_t ts = (uint64_t) json_integer_value (json_object_get (res, "ts"));
+    uint64_t seq = (uint64_t)json_integer_value (json_object_get (res, "seq"));
+    uint64_t ts = (uint64_t)json_integer_value (json_object_get (res, "ts"));
     char when[64];
-    json_array_append_new (
-      ls->rows, json_pack ("{s:s, s:O, s:I, s:I, s:s, s:s}", "name", path + strlen ("secret/"),
-                           "version", json_object_get (res, "version"), "seq", (json_int_t) seq,
-                           "ts", (json_int_t) ts, "set_at", cli_format_time (ts, when, sizeof when),
-                           "src", s_setter (ls->setters, seq)));
+    json_array_append_new (ls->rows, json_pack ("{s:s, s:O, s:I, s:I, s:s, s:s}", "name",
+                                                path + strlen ("secret/"), "version",
+                                                json_object_get (res, "version"), "seq",
+                                                (json_int_t)seq, "ts", (json_int_t)ts, "set_at",
+                                                cli_format_time (ts, when, sizeof when), "src",
+                                                s_setter (ls->setters, seq)));
     json_decref (res);
     return 0;
 }
@@ -297,8 +298,7 @@ s_ls (cli_t *cli, int argc, char **argv)
     if (json) {
         json_dumpf (ls.rows, stdout, JSON_INDENT (2));
         fputc ('\n', stdout);
-    }
-    else if (json_array_size (ls.rows) == 0)
+    } else if (json_array_size (ls.rows) == 0)
         printf ("no secrets set\n");
     else {
         printf ("%-32s %-8s %-25s %s\n", "NAME", "VERSION", "SET AT", "BY");
@@ -349,12 +349,11 @@ s_rm (cli_t *cli, int argc, char **argv)
     return CLI_OK;
 }
 
-static const cli_cmd_t s_table[] = {
-    { "set", s_set, "seal a value (stdin or --from-file) and set NAME to it" },
-    { "ls", s_ls, "list secrets: name, version, set at, by whom" },
-    { "rm", s_rm, "remove secret NAME" },
-    { NULL, NULL, NULL }
-};
+static const cli_cmd_t s_table[]
+    = { { "set", s_set, "seal a value (stdin or --from-file) and set NAME to it" },
+        { "ls", s_ls, "list secrets: name, version, set at, by whom" },
+        { "rm", s_rm, "remove secret NAME" },
+        { NULL, NULL, NULL } };
 
 int
 cmd_secret (cli_t *cli, int argc, char **argv)

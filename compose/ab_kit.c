@@ -1856,8 +1856,7 @@ ab_kit_test (bool verbose)
             continue;
         char rel[600], expect[700];
         snprintf (rel, sizeof rel, "testdata/errors/%s", de->d_name);
-        snprintf (expect, sizeof expect, "testdata/errors/%.*s.expect", (int)(len - 9),
-                  de->d_name);
+        snprintf (expect, sizeof expect, "testdata/errors/%.*s.expect", (int)(len - 9), de->d_name);
         diag = ab_diag_new ();
         kit = ab_kit_new ();
         s_load (kit, rel, diag);
