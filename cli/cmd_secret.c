@@ -53,13 +53,29 @@ static const char s_rm_usage[]
       "Append secret.removed for NAME. Fails, appending nothing, if no secret\n"
       "NAME is set.\n";
 
+//  Parse a subcommand that takes one secret NAME: 0 with *name set, or -1
+//  with the exit code in *rc (help, usage, or a bad name).
 static int
-s_bad_name (cli_t *cli, const char *name)
+s_parse_name (cli_t *cli, int argc, char **argv, const char *usage, const cli_opt_t *opts,
+              const char **name, int *rc)
 {
-    return cli_fail (cli,
-                     "invalid: bad secret name '%s': use 1-%d characters of A-Z a-z 0-9 . _ -, "
-                     "starting with a letter or digit",
-                     name, AB_SECRET_NAME_MAX);
+    char **pos;
+    int n = cli_parse (cli, argc, argv, usage, opts, &pos, rc);
+    if (n < 0)
+        return -1;
+    if (n != 1) {
+        *rc = cli_usage (cli, "expected one NAME, got %d arguments", n);
+        return -1;
+    }
+    *name = pos[0];
+    if (!ab_secret_name_ok (*name)) {
+        *rc = cli_fail (cli,
+                        "invalid: bad secret name '%s': use 1-%d characters of A-Z a-z 0-9 . _ -, "
+                        "starting with a letter or digit",
+                        *name, AB_SECRET_NAME_MAX);
+        return -1;
+    }
+    return 0;
 }
 
 //  Read up to AB_SECRET_VALUE_MAX bytes of fd into buf (one byte more
@@ -164,17 +180,11 @@ s_set (cli_t *cli, int argc, char **argv)
 {
     const char *from_file = NULL;
     const cli_opt_t opts[] = { { "from-file", &from_file, NULL }, { NULL, NULL, NULL } };
-    char **pos;
+    const char *name;
     int rc;
-    int n = cli_parse (cli, argc, argv, s_set_usage, opts, &pos, &rc);
-    if (n < 0)
-        return rc;
-    if (n != 1)
-        return cli_usage (cli, "expected one NAME, got %d arguments", n);
-    const char *name = pos[0];
     //  Check all that can be checked before reading the value.
-    if (!ab_secret_name_ok (name))
-        return s_bad_name (cli, name);
+    if (s_parse_name (cli, argc, argv, s_set_usage, opts, &name, &rc) < 0)
+        return rc;
     ab_auto_error ab_error_t *err = NULL;
     ab_auto_free char *keys = cli_keys_dir (cli, &err);
     if (!keys)
@@ -319,16 +329,10 @@ static int
 s_rm (cli_t *cli, int argc, char **argv)
 {
     const cli_opt_t opts[] = { { NULL, NULL, NULL } };
-    char **pos;
+    const char *name;
     int rc;
-    int n = cli_parse (cli, argc, argv, s_rm_usage, opts, &pos, &rc);
-    if (n < 0)
+    if (s_parse_name (cli, argc, argv, s_rm_usage, opts, &name, &rc) < 0)
         return rc;
-    if (n != 1)
-        return cli_usage (cli, "expected one NAME, got %d arguments", n);
-    const char *name = pos[0];
-    if (!ab_secret_name_ok (name))
-        return s_bad_name (cli, name);
     ab_auto_error ab_error_t *err = NULL;
     ab_graph_t *graph = cli_replay (cli, 0, NULL, NULL, &err);
     if (!graph)
