@@ -6,7 +6,6 @@
 #include "cli_common.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -31,27 +30,16 @@ s_until_fn (const ab_event_t *event, void *arg)
 int
 cmd_graph (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[] = { { "at", required_argument, NULL, 'a' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
     const char *at = NULL;
     bool json = false;
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'a')
-            at = optarg;
-        else if (c == 'j')
-            json = true;
-        else
-            return cli_bad_option (cli, c, argv);
-    }
-    if (optind < argc)
-        return cli_usage (cli, "unexpected argument '%s'", argv[optind]);
+    const cli_opt_t opts[] = { { "at", &at, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL } };
+    char **pos;
+    int rc;
+    int n = cli_parse (cli, argc, argv, s_usage, opts, &pos, &rc);
+    if (n < 0)
+        return rc;
+    if (n)
+        return cli_usage (cli, "unexpected argument '%s'", pos[0]);
 
     ab_auto_error ab_error_t *err = NULL;
     uint64_t to_seq = 0;
