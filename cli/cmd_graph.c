@@ -2,8 +2,7 @@
     The graph is rebuilt here from seq 1 through ab_graph_apply, the same
     pure projection every service runs, so two runs at the same seq print
     the same digest whatever process or machine they run in.               */
-#include "ab_graph.h"
-#include "cli_common.h"
+#include "cli_replay.h"
 
 #include <ctype.h>
 #include <getopt.h>
@@ -19,26 +18,6 @@ static const char s_usage[]
       "  --at TIME  stop at the last event committed at or before TIME:\n"
       "             RFC 3339 (2026-11-23T12:00:00Z) or a duration ago (10m, 2h)\n"
       "  --json     print {seq, ts, digest, stats, <kind>: {path: resource}, notes}\n";
-
-typedef struct {
-    ab_graph_t *graph;
-    uint64_t until_ts;   //  stop before events newer than this; 0: no limit
-    uint64_t rejected;   //  events the projection refused
-} s_replay_t;
-
-static int
-s_apply_fn (ab_event_t **event_p, void *arg)
-{
-    s_replay_t *replay = (s_replay_t *) arg;
-    if (replay->until_ts && ab_event_ts (*event_p) > replay->until_ts)
-        return 1;
-    ab_auto_error ab_error_t *err = NULL;
-    //  A rejected event is part of the history too: the graph counts it and
-    //  keeps its reason, and the replay goes on as every service's does.
-    if (ab_graph_apply (replay->graph, *event_p, &err) < 0)
-        replay->rejected++;
-    return 0;
-}
 
 int
 cmd_graph (cli_t *cli, int argc, char **argv)
@@ -78,41 +57,34 @@ cmd_graph (cli_t *cli, int argc, char **argv)
     else if (at && cli_parse_time (at, cli_now_ns (), &until_ts, &err) < 0)
         return cli_usage (cli, "--at: %s", ab_error_msg (err));
 
-    ab_logclient_t *client = cli_logclient (cli, &err);
-    if (!client)
-        return cli_fail_err (cli, err);
-    int64_t head = ab_logclient_head (client, NULL, &err);
-    if (head < 0)
-        return cli_fail_err (cli, err);
-    if (!all_digits || to_seq > (uint64_t) head)
-        to_seq = (uint64_t) head;
-
-    s_replay_t replay = { ab_graph_new (), until_ts, 0 };
-    //  until_ts 0 would mean "no limit"; a time before the epoch is nothing.
-    bool empty = at && !all_digits && until_ts == 0;
-    if (to_seq > 0 && !empty && cli_read_range (cli, 1, to_seq, s_apply_fn, &replay, &err) < 0) {
-        ab_graph_destroy (&replay.graph);
+    cli_replay_t *replay = cli_replay_new (cli);
+    //  until_ts 0 would mean "no limit": a time before the epoch is nothing;
+    //  and --at 0 is the empty graph, not the head.
+    bool empty = (at && !all_digits && until_ts == 0) || (all_digits && to_seq == 0);
+    if (!empty && cli_replay_load (replay, all_digits ? to_seq : 0, until_ts, &err) < 0) {
+        cli_replay_destroy (&replay);
         return cli_fail_err (cli, err);
     }
+    ab_graph_t *graph = cli_replay_graph (replay);
     uint8_t digest[32];
     char hex[65];
-    ab_graph_digest (replay.graph, digest);
+    ab_graph_digest (graph, digest);
     cli_hex (digest, sizeof digest, hex);
     if (json) {
         //  Already {seq, ts, digest, stats, <kind>: {...}, notes}.
-        json_t *obj = ab_graph_to_json (replay.graph);
+        json_t *obj = ab_graph_to_json (graph);
         json_dumpf (obj, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
         fputc ('\n', stdout);
         json_decref (obj);
     }
     else {
-        ab_graph_print (replay.graph, stdout);
-        printf ("seq %" PRIu64 " digest %s", ab_graph_seq (replay.graph), hex);
-        if (replay.rejected)
-            printf (" (%" PRIu64 " event%s rejected; see --json stats)", replay.rejected,
-                    replay.rejected == 1 ? "" : "s");
+        ab_graph_print (graph, stdout);
+        printf ("seq %" PRIu64 " digest %s", ab_graph_seq (graph), hex);
+        if (cli_replay_rejected (replay))
+            printf (" (%" PRIu64 " event%s rejected; see --json stats)", cli_replay_rejected (replay),
+                    cli_replay_rejected (replay) == 1 ? "" : "s");
         printf ("\n");
     }
-    ab_graph_destroy (&replay.graph);
+    cli_replay_destroy (&replay);
     return CLI_OK;
 }
