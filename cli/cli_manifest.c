@@ -346,10 +346,10 @@ cli_manifest_compile (const cli_manifest_t *self, cli_replay_t *replay, ab_diag_
     else if (!compose && self->nprofiles)
         ab_diag_error_at (diag, NULL, "--profile applies to docker-compose files");
     else if (!compose && !kit && self->target && !strchr (self->target, '/'))
-        ab_diag_error_at (diag, NULL,
-                          "'%s': no such file or directory (a published kit is named "
-                          "NAMESPACE/NAME, like shop/app)",
-                          self->target);
+        ab_error_set (err, AB_E_NOT_FOUND,
+                      "'%s': no such file or directory (a published kit is named "
+                      "NAMESPACE/NAME, like shop/app)",
+                      self->target);
     else if (!compose) {
         ab_kit_t *kits = ab_kit_new ();
         ab_kit_set_lookup (kits, cli_replay_kit_lookup, replay);

@@ -41,15 +41,27 @@ s_clear_live (s_wait_t *w)
 {
     if (w->live) {
         fputs ("\r\033[K", stdout);
+        fflush (stdout);
         w->live = false;
     }
+}
+
+//  Counts of one service; until the graph has applied the deploy, the
+//  replicas wanted are the new spec's, not the version before.
+static void
+s_counts (s_wait_t *w, const char *service, const json_t *svc, cli_counts_t *counts)
+{
+    cli_stack_counts (cli_replay_graph (w->replay), w->name, service, svc, counts);
+    json_t *replicas = json_object_get (svc, "replicas");
+    if (ab_graph_seq (cli_replay_graph (w->replay)) < w->since && json_is_integer (replicas))
+        counts->desired = json_integer_value (replicas);
 }
 
 static void
 s_progress_line (s_wait_t *w, const char *service, const json_t *svc, char *buf, size_t size,
                  cli_counts_t *counts)
 {
-    cli_stack_counts (cli_replay_graph (w->replay), w->name, service, svc, counts);
+    s_counts (w, service, svc, counts);
     snprintf (buf, size, "service %s: placed %zu/%" PRId64 ", started %zu/%" PRId64
                          ", ready %zu/%" PRId64,
               service, counts->placed, counts->desired, counts->started, counts->desired,
@@ -186,8 +198,15 @@ s_live (s_wait_t *w, int64_t left_ms)
     char left[32];
     cli_format_ms ((left_ms + 999) / 1000 * 1000, left, sizeof left);
     if (w->mode == CLI_WAIT_READY) {
-        cli_counts_t total;
-        cli_stack_totals (cli_replay_graph (w->replay), w->name, w->spec, &total);
+        cli_counts_t total = { 0 };
+        const char *service;
+        json_t *svc;
+        json_object_foreach ((json_t *) json_object_get (w->spec, "services"), service, svc) {
+            cli_counts_t one;
+            s_counts (w, service, svc, &one);
+            total.desired += one.desired;
+            total.ready += one.ready;
+        }
         printf ("\r\033[Kwaiting for stack %s: ready %zu/%" PRId64 " instances, %s left", w->name,
                 total.ready, total.desired, left);
     }
@@ -217,7 +236,7 @@ s_timeout (s_wait_t *w, int64_t timeout_ms)
     json_t *svc;
     json_object_foreach ((json_t *) json_object_get (w->spec, "services"), service, svc) {
         cli_counts_t counts;
-        cli_stack_counts (cli_replay_graph (w->replay), w->name, service, svc, &counts);
+        s_counts (w, service, svc, &counts);
         if ((int64_t) counts.ready >= counts.desired)
             continue;
         const char *last = json_string_value (json_object_get (w->last, service));
