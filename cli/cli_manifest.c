@@ -303,13 +303,20 @@ cli_manifest_compile (const cli_manifest_t *self, cli_replay_t *replay, ab_diag_
     ssize_t ndocs = cli_docs_read (self->inputs, self->ninputs, &docs, diag);
     if (self->compose) {
         cli_doc_t *more = NULL;
-        if (cli_docs_read (&self->compose, 1, &more, diag) == 1) {
+        ssize_t nmore = cli_docs_read (&self->compose, 1, &more, diag);
+        if (nmore == 1) {
             docs = realloc (docs, ((size_t) ndocs + 1) * sizeof *docs);
             assert (docs);
             docs[ndocs] = more[0];
             docs[ndocs++].compose = true; //  -f says so, whatever it looks like
+            free (more);
         }
-        free (more);
+        else {
+            if (nmore > 1)
+                ab_diag_error_at (diag, self->compose,
+                                  "-f: expected a docker-compose file, found kit files");
+            cli_docs_free (&more, (size_t) nmore);
+        }
     }
     if (ab_diag_errors (diag)) {
         cli_docs_free (&docs, (size_t) ndocs);

@@ -15,6 +15,7 @@ struct _cli_replay_t {
     bool loaded;         //  a load succeeded
     json_t *deploys;     //  stack name → [seq, ts] of its current stack.deployed
     json_t *published;   //  "seq" → ts of accepted kit.published events
+    ab_error_t *lookup_err; //  why the lookup's load failed: said once per name, tried once
 };
 
 cli_replay_t *
@@ -40,6 +41,7 @@ cli_replay_destroy (cli_replay_t **self_p)
     ab_graph_destroy (&self->graph);
     json_decref (self->deploys);
     json_decref (self->published);
+    ab_error_destroy (&self->lookup_err);
     free (self);
     *self_p = NULL;
 }
@@ -168,8 +170,13 @@ cli_replay_kit_lookup (void *arg, const char *name, size_t *size, ab_error_t **e
 {
     cli_replay_t *self = (cli_replay_t *) arg;
     assert (self);
-    if (!self->loaded && cli_replay_load (self, 0, 0, err) < 0)
+    //  Without a reachable cluster every lookup would wait for logd again.
+    if (!self->loaded && !self->lookup_err)
+        cli_replay_load (self, 0, 0, &self->lookup_err);
+    if (!self->loaded) {
+        ab_error_set (err, self->lookup_err->code, "%s", ab_error_msg (self->lookup_err));
         return NULL;
+    }
     char path[AB_SUBJ_MAX + 8];
     snprintf (path, sizeof path, "kit/%s", name);
     size_t n = ab_graph_kit_versions (self->graph, path);
