@@ -50,8 +50,7 @@ cli_manifest_option (cli_manifest_t *self, int c, const char *arg, ab_error_t **
         return 1;
     case 'P':
         if (self->nprofiles == CLI_MANIFEST_MAX)
-            return ab_error_set (err, AB_E_USAGE, "at most %d --profile options",
-                                 CLI_MANIFEST_MAX);
+            return ab_error_set (err, AB_E_USAGE, "at most %d --profile options", CLI_MANIFEST_MAX);
         self->profiles[self->nprofiles++] = arg;
         self->profiles[self->nprofiles] = NULL;
         return 1;
@@ -118,8 +117,8 @@ s_is_compose (const char *path, const char *text, size_t size)
     ab_ynode_t *root = ab_yaml_parse (path, text, size, NULL, &err);
     ab_error_destroy (&err);
     const ab_ynode_t *services = ab_ynode_get (root, "services");
-    bool compose = services && ab_ynode_kind (services) == AB_YNODE_MAP
-                && !ab_ynode_get (root, "namespace");
+    bool compose
+        = services && ab_ynode_kind (services) == AB_YNODE_MAP && !ab_ynode_get (root, "namespace");
     ab_ynode_destroy (&root);
     return compose;
 }
@@ -151,7 +150,7 @@ s_ends_with (const char *s, const char *suffix)
 static int
 s_name_cmp (const void *a, const void *b)
 {
-    return strcmp (*(char *const *) a, *(char *const *) b);
+    return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 //  A directory: its kit files in name order, else its compose file.
@@ -223,9 +222,9 @@ cli_docs_read (const char *const *paths, size_t n, cli_doc_t **docs_out, ab_diag
         else
             rc |= s_add_doc (&docs, &count, paths[i], diag);
     }
-    (void) rc; //  each failure is in diag; the documents read are kept
+    (void)rc; //  each failure is in diag; the documents read are kept
     *docs_out = docs;
-    return (ssize_t) count;
+    return (ssize_t)count;
 }
 
 void
@@ -244,7 +243,7 @@ cli_docs_free (cli_doc_t **docs_p, size_t n)
 static char *
 s_compose_read (void *arg, const char *path, size_t *size, ab_error_t **err)
 {
-    (void) arg;
+    (void)arg;
     ab_diag_t *diag = ab_diag_new ();
     char *text = s_read_file (path, size, diag);
     if (!text)
@@ -278,7 +277,7 @@ cli_manifest_compose (const cli_doc_t *doc, const char *name, const char *const 
         .size = doc->size,
         .dotenv = dotenv,
         .dotenv_size = dotenv_size,
-        .environ = (const char *const *) environ,
+        .environ = (const char *const *)environ,
         .profiles = profiles && profiles[0] ? profiles : NULL,
         .project = name,
         .read = s_compose_read,
@@ -305,21 +304,20 @@ cli_manifest_compile (const cli_manifest_t *self, cli_replay_t *replay, ab_diag_
         cli_doc_t *more = NULL;
         ssize_t nmore = cli_docs_read (&self->compose, 1, &more, diag);
         if (nmore == 1) {
-            docs = realloc (docs, ((size_t) ndocs + 1) * sizeof *docs);
+            docs = realloc (docs, ((size_t)ndocs + 1) * sizeof *docs);
             assert (docs);
             docs[ndocs] = more[0];
             docs[ndocs++].compose = true; //  -f says so, whatever it looks like
             free (more);
-        }
-        else {
+        } else {
             if (nmore > 1)
                 ab_diag_error_at (diag, self->compose,
                                   "-f: expected a docker-compose file, found kit files");
-            cli_docs_free (&more, (size_t) nmore);
+            cli_docs_free (&more, (size_t)nmore);
         }
     }
     if (ab_diag_errors (diag)) {
-        cli_docs_free (&docs, (size_t) ndocs);
+        cli_docs_free (&docs, (size_t)ndocs);
         return NULL;
     }
     const cli_doc_t *compose = NULL, *kit = NULL;
@@ -346,8 +344,10 @@ cli_manifest_compile (const cli_manifest_t *self, cli_replay_t *replay, ab_diag_
                           "--set and --values apply to kits; a docker-compose file takes its "
                           "variables from the environment and .env");
     else if (compose && self->target)
-        ab_diag_error_at (diag, NULL, "'%s': no such file (a docker-compose file has no kit names; "
-                          "--name sets the stack name)", self->target);
+        ab_diag_error_at (diag, NULL,
+                          "'%s': no such file (a docker-compose file has no kit names; "
+                          "--name sets the stack name)",
+                          self->target);
     else if (compose && ab_diag_errors (diag) == 0)
         spec = cli_manifest_compose (compose, self->name, self->profiles, diag);
     else if (!compose && self->nprofiles)
@@ -375,7 +375,7 @@ cli_manifest_compile (const cli_manifest_t *self, cli_replay_t *replay, ab_diag_
             spec = ab_kit_compile (kits, self->target, self->name, diag);
         ab_kit_destroy (&kits);
     }
-    cli_docs_free (&docs, (size_t) ndocs);
+    cli_docs_free (&docs, (size_t)ndocs);
     if (spec && ab_diag_errors (diag)) {
         json_decref (spec);
         spec = NULL;

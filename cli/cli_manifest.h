@@ -25,34 +25,36 @@
 #define CLI_MANIFEST_MAX 64 //  files, --set and --profile options each
 
 //  The compile options deploy and diff share, for their getopt tables.
+// clang-format off
 #define CLI_MANIFEST_OPTIONS                                                                       \
     { "name", required_argument, NULL, 'N' }, { "set", required_argument, NULL, 'S' },             \
-        { "values", required_argument, NULL, 'V' }, { "file", required_argument, NULL, 'f' },      \
-        { "profile", required_argument, NULL, 'P' }
+    { "values", required_argument, NULL, 'V' }, { "file", required_argument, NULL, 'f' },          \
+    { "profile", required_argument, NULL, 'P' }
+// clang-format on
 
 //  Their help text.
 #define CLI_MANIFEST_HELP                                                                          \
-    "  FILE|DIR           kit files (*.kit.yaml), a directory of them, or a\n"                      \
-    "                     docker-compose file (detected by its services: map)\n"               \
-    "  NAME               the kit to compile: ns/name (a published kit unless\n"                  \
-    "                     the files define it) or a unique name in the files\n"                  \
-    "  --name STACK       stack name (default: the kit's name, compose's name:\n"                 \
+    "  FILE|DIR           kit files (*.kit.yaml), a directory of them, or a\n"                     \
+    "                     docker-compose file (detected by its services: map)\n"                   \
+    "  NAME               the kit to compile: ns/name (a published kit unless\n"                   \
+    "                     the files define it) or a unique name in the files\n"                    \
+    "  --name STACK       stack name (default: the kit's name, compose's name:\n"                  \
     "                     or the compose file's directory)\n"                                      \
-    "  --set S.VAR=VALUE  override variable VAR of service S (repeatable; kits)\n"                \
-    "  --values FILE      overrides from YAML {SERVICE: {VAR: VALUE}} (kits)\n"                   \
+    "  --set S.VAR=VALUE  override variable VAR of service S (repeatable; kits)\n"                 \
+    "  --values FILE      overrides from YAML {SERVICE: {VAR: VALUE}} (kits)\n"                    \
     "  -f, --file FILE    a docker-compose file (with its .env beside it)\n"                       \
     "  --profile P        activate a compose profile (repeatable; * for all)\n"
 
 typedef struct {
     const char *inputs[CLI_MANIFEST_MAX]; //  FILE|DIR arguments
     size_t ninputs;
-    const char *target;                   //  NAME, or NULL
-    const char *compose;                  //  -f FILE, or NULL
-    const char *name;                     //  --name, or NULL
-    const char *sets[CLI_MANIFEST_MAX];   //  --set
+    const char *target;                 //  NAME, or NULL
+    const char *compose;                //  -f FILE, or NULL
+    const char *name;                   //  --name, or NULL
+    const char *sets[CLI_MANIFEST_MAX]; //  --set
     size_t nsets;
-    const char *values;                          //  --values FILE, or NULL
-    const char *profiles[CLI_MANIFEST_MAX + 1];  //  --profile, NULL-terminated
+    const char *values;                         //  --values FILE, or NULL
+    const char *profiles[CLI_MANIFEST_MAX + 1]; //  --profile, NULL-terminated
     size_t nprofiles;
 } cli_manifest_t;
 
@@ -83,8 +85,8 @@ void cli_docs_free (cli_doc_t **docs_p, size_t n);
 //  Compile one compose document into a sealed spec: .env beside it, the
 //  process environment, profiles (NULL-terminated or NULL), stack name
 //  (NULL: compose's rule). NULL with errors in diag.
-json_t *cli_manifest_compose (const cli_doc_t *doc, const char *name,
-                              const char *const *profiles, ab_diag_t *diag);
+json_t *cli_manifest_compose (const cli_doc_t *doc, const char *name, const char *const *profiles,
+                              ab_diag_t *diag);
 
 //  Compile what self names into a sealed spec. Kits
 //  look up published kits through replay (loaded to the head on first

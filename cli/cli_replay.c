@@ -8,13 +8,13 @@
 #include <string.h>
 
 struct _cli_replay_t {
-    cli_t *cli;          //  borrowed
-    ab_graph_t *graph;   //  the projection
-    uint64_t until_ts;   //  load: stop before events newer than this; 0: none
-    uint64_t rejected;   //  events the graph refused
-    bool loaded;         //  a load succeeded
-    json_t *deploys;     //  stack name → [seq, ts] of its current stack.deployed
-    json_t *published;   //  "seq" → ts of accepted kit.published events
+    cli_t *cli;             //  borrowed
+    ab_graph_t *graph;      //  the projection
+    uint64_t until_ts;      //  load: stop before events newer than this; 0: none
+    uint64_t rejected;      //  events the graph refused
+    bool loaded;            //  a load succeeded
+    json_t *deploys;        //  stack name → [seq, ts] of its current stack.deployed
+    json_t *published;      //  "seq" → ts of accepted kit.published events
     ab_error_t *lookup_err; //  why the lookup's load failed: said once per name, tried once
 };
 
@@ -63,13 +63,13 @@ cli_replay_apply (cli_replay_t *self, const ab_event_t *event)
     const char *type = ab_event_type (event);
     const char *subj = ab_event_subj (event);
     if (strcmp (type, "stack.deployed") == 0 && strncmp (subj, "stack/", 6) == 0)
-        json_object_set_new (self->deploys, subj + 6,
-                             json_pack ("[I,I]", (json_int_t) ab_event_seq (event),
-                                        (json_int_t) ab_event_ts (event)));
+        json_object_set_new (
+            self->deploys, subj + 6,
+            json_pack ("[I,I]", (json_int_t)ab_event_seq (event), (json_int_t)ab_event_ts (event)));
     else if (strcmp (type, "kit.published") == 0) {
         char key[32];
         snprintf (key, sizeof key, "%" PRIu64, ab_event_seq (event));
-        json_object_set_new (self->published, key, json_integer ((json_int_t) ab_event_ts (event)));
+        json_object_set_new (self->published, key, json_integer ((json_int_t)ab_event_ts (event)));
     }
     return rc;
 }
@@ -77,7 +77,7 @@ cli_replay_apply (cli_replay_t *self, const ab_event_t *event)
 static int
 s_apply_fn (ab_event_t **event_p, void *arg)
 {
-    cli_replay_t *self = (cli_replay_t *) arg;
+    cli_replay_t *self = (cli_replay_t *)arg;
     if (self->until_ts && ab_event_ts (*event_p) > self->until_ts)
         return 1;
     cli_replay_apply (self, *event_p);
@@ -94,8 +94,8 @@ cli_replay_load (cli_replay_t *self, uint64_t to, uint64_t until_ts, ab_error_t 
     int64_t head = ab_logclient_head (client, NULL, err);
     if (head < 0)
         return head;
-    if (to == 0 || to > (uint64_t) head)
-        to = (uint64_t) head;
+    if (to == 0 || to > (uint64_t)head)
+        to = (uint64_t)head;
     self->until_ts = until_ts;
     uint64_t from = ab_graph_seq (self->graph) + 1;
     if (from <= to) {
@@ -105,7 +105,7 @@ cli_replay_load (cli_replay_t *self, uint64_t to, uint64_t until_ts, ab_error_t 
     }
     self->until_ts = 0;
     self->loaded = true;
-    return (int64_t) ab_graph_seq (self->graph);
+    return (int64_t)ab_graph_seq (self->graph);
 }
 
 bool
@@ -137,9 +137,9 @@ cli_replay_deployed (cli_replay_t *self, const char *name, uint64_t *seq, uint64
     if (!row)
         return false;
     if (seq)
-        *seq = (uint64_t) json_integer_value (json_array_get (row, 0));
+        *seq = (uint64_t)json_integer_value (json_array_get (row, 0));
     if (ts)
-        *ts = (uint64_t) json_integer_value (json_array_get (row, 1));
+        *ts = (uint64_t)json_integer_value (json_array_get (row, 1));
     return true;
 }
 
@@ -149,7 +149,7 @@ cli_replay_published_ts (cli_replay_t *self, uint64_t seq)
     assert (self);
     char key[32];
     snprintf (key, sizeof key, "%" PRIu64, seq);
-    return (uint64_t) json_integer_value (json_object_get (self->published, key));
+    return (uint64_t)json_integer_value (json_object_get (self->published, key));
 }
 
 json_t *
@@ -168,7 +168,7 @@ cli_replay_stack_spec (cli_replay_t *self, const char *name)
 char *
 cli_replay_kit_lookup (void *arg, const char *name, size_t *size, ab_error_t **err)
 {
-    cli_replay_t *self = (cli_replay_t *) arg;
+    cli_replay_t *self = (cli_replay_t *)arg;
     assert (self);
     //  Without a reachable cluster every lookup would wait for logd again.
     if (!self->loaded && !self->lookup_err)

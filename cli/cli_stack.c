@@ -9,14 +9,14 @@
 
 typedef struct {
     ab_graph_t *graph;
-    bool has_check;     //  the service has a readiness check
+    bool has_check; //  the service has a readiness check
     cli_counts_t *out;
 } s_count_t;
 
 static int
 s_count_fn (const char *path, void *arg)
 {
-    s_count_t *c = (s_count_t *) arg;
+    s_count_t *c = (s_count_t *)arg;
     const char *state = ab_graph_state (c->graph, path);
     if (!state)
         return 0;
@@ -45,8 +45,8 @@ cli_stack_counts (ab_graph_t *graph, const char *stack, const char *service, con
         json_t *replicas = json_object_get (svc, "replicas");
         out->desired = json_is_integer (replicas) ? json_integer_value (replicas) : 1;
     }
-    s_count_t c = { graph, json_object_get (json_object_get (svc, "checks"), "readiness") != NULL,
-                    out };
+    s_count_t c
+        = { graph, json_object_get (json_object_get (svc, "checks"), "readiness") != NULL, out };
     //  The trailing slash keeps service "api" from counting "api2".
     strncat (path, "/", sizeof path - strlen (path) - 1);
     ab_graph_each (graph, AB_GRAPH_INSTANCE, path, s_count_fn, &c);
@@ -59,7 +59,8 @@ cli_stack_totals (ab_graph_t *graph, const char *stack, const json_t *spec, cli_
     memset (out, 0, sizeof *out);
     const char *name;
     json_t *svc;
-    json_object_foreach ((json_t *) json_object_get (spec, "services"), name, svc) {
+    json_object_foreach ((json_t *)json_object_get (spec, "services"), name, svc)
+    {
         cli_counts_t one;
         cli_stack_counts (graph, stack, name, svc, &one);
         out->desired += one.desired;

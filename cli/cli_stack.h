@@ -23,12 +23,11 @@ typedef struct {
 
 //  Counts of service `service` of stack `stack`; svc is its spec (for the
 //  readiness check and the replicas when the graph has none yet).
-void cli_stack_counts (ab_graph_t *graph, const char *stack, const char *service,
-                       const json_t *svc, cli_counts_t *out);
+void cli_stack_counts (ab_graph_t *graph, const char *stack, const char *service, const json_t *svc,
+                       cli_counts_t *out);
 
 //  Sum of the counts of every service in spec.
-void cli_stack_totals (ab_graph_t *graph, const char *stack, const json_t *spec,
-                       cli_counts_t *out);
+void cli_stack_totals (ab_graph_t *graph, const char *stack, const json_t *spec, cli_counts_t *out);
 
 //  Parse a duration ("5m", "30s", "1m30s", "500ms") into ms > 0; what names
 //  the option in the error (usage).

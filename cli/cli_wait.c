@@ -16,16 +16,16 @@
 typedef struct {
     cli_t *cli;
     cli_replay_t *replay;
-    const char *name;         //  stack name
-    const json_t *spec;       //  as deployed
-    uint64_t since;           //  seq of the event whose outcome we wait for
+    const char *name;   //  stack name
+    const json_t *spec; //  as deployed
+    uint64_t since;     //  seq of the event whose outcome we wait for
     cli_wait_mode_t mode;
-    char stack_path[AB_SUBJ_MAX + 1];   //  stack/NAME
-    char svc_prefix[AB_SUBJ_MAX + 1];   //  stack/NAME/svc/
-    json_t *last;             //  service → the last event seen for it, as text
-    json_t *shown;            //  service → its progress line as last printed
-    bool tty;                 //  stdout is a terminal: keep a live line
-    bool live;                //  the live line is on screen
+    char stack_path[AB_SUBJ_MAX + 1]; //  stack/NAME
+    char svc_prefix[AB_SUBJ_MAX + 1]; //  stack/NAME/svc/
+    json_t *last;                     //  service → the last event seen for it, as text
+    json_t *shown;                    //  service → its progress line as last printed
+    bool tty;                         //  stdout is a terminal: keep a live line
+    bool live;                        //  the live line is on screen
 } s_wait_t;
 
 static int64_t
@@ -33,7 +33,7 @@ s_now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -62,8 +62,8 @@ s_progress_line (s_wait_t *w, const char *service, const json_t *svc, char *buf,
                  cli_counts_t *counts)
 {
     s_counts (w, service, svc, counts);
-    snprintf (buf, size, "service %s: placed %zu/%" PRId64 ", started %zu/%" PRId64
-                         ", ready %zu/%" PRId64,
+    snprintf (buf, size,
+              "service %s: placed %zu/%" PRId64 ", started %zu/%" PRId64 ", ready %zu/%" PRId64,
               service, counts->placed, counts->desired, counts->started, counts->desired,
               counts->ready, counts->desired);
 }
@@ -75,7 +75,8 @@ s_progress (s_wait_t *w, bool print)
 {
     const char *service;
     json_t *svc;
-    json_object_foreach ((json_t *) json_object_get (w->spec, "services"), service, svc) {
+    json_object_foreach ((json_t *)json_object_get (w->spec, "services"), service, svc)
+    {
         char line[512];
         cli_counts_t counts;
         s_progress_line (w, service, svc, line, sizeof line, &counts);
@@ -94,15 +95,15 @@ s_progress (s_wait_t *w, bool print)
 static int
 s_nop_fn (const char *path, void *arg)
 {
-    (void) path;
-    (void) arg;
+    (void)path;
+    (void)arg;
     return 0;
 }
 
 static int
 s_list_fn (const char *path, void *arg)
 {
-    s_wait_t *w = (s_wait_t *) arg;
+    s_wait_t *w = (s_wait_t *)arg;
     fprintf (stderr, "  %s: %s\n", path, ab_graph_state (cli_replay_graph (w->replay), path));
     return 0;
 }
@@ -128,8 +129,8 @@ s_note_service_event (s_wait_t *w, const ab_event_t *event)
     if (slash)
         *slash = 0;
     json_t *obj = ab_event_to_json (event);
-    char *data = obj ? json_dumps (json_object_get (obj, "data"), JSON_COMPACT | JSON_ENCODE_ANY)
-                     : NULL;
+    char *data
+        = obj ? json_dumps (json_object_get (obj, "data"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     char *text = NULL;
     if (asprintf (&text, "seq %" PRIu64 " %s %s %s", ab_event_seq (event), ab_event_type (event),
                   subj, data ? data : "{}")
@@ -161,7 +162,8 @@ s_on_event (s_wait_t *w, const ab_event_t *event)
         }
         if (w->mode == CLI_WAIT_READY && !strcmp (type, "stack.removed")) {
             s_clear_live (w);
-            return cli_fail (w->cli, "failed: stack %s was removed at seq %" PRIu64 " while waiting",
+            return cli_fail (w->cli,
+                             "failed: stack %s was removed at seq %" PRIu64 " while waiting",
                              w->name, seq);
         }
         if (w->mode == CLI_WAIT_READY && !strcmp (type, "stack.ready")) {
@@ -201,7 +203,8 @@ s_live (s_wait_t *w, int64_t left_ms)
         cli_counts_t total = { 0 };
         const char *service;
         json_t *svc;
-        json_object_foreach ((json_t *) json_object_get (w->spec, "services"), service, svc) {
+        json_object_foreach ((json_t *)json_object_get (w->spec, "services"), service, svc)
+        {
             cli_counts_t one;
             s_counts (w, service, svc, &one);
             total.desired += one.desired;
@@ -209,8 +212,7 @@ s_live (s_wait_t *w, int64_t left_ms)
         }
         printf ("\r\033[Kwaiting for stack %s: ready %zu/%" PRId64 " instances, %s left", w->name,
                 total.ready, total.desired, left);
-    }
-    else
+    } else
         printf ("\r\033[Kwaiting for stack %s: %zu instances left, %s left", w->name,
                 s_instances (w), left);
     fflush (stdout);
@@ -234,10 +236,11 @@ s_timeout (s_wait_t *w, int64_t timeout_ms)
     size_t listed = 0;
     const char *service;
     json_t *svc;
-    json_object_foreach ((json_t *) json_object_get (w->spec, "services"), service, svc) {
+    json_object_foreach ((json_t *)json_object_get (w->spec, "services"), service, svc)
+    {
         cli_counts_t counts;
         s_counts (w, service, svc, &counts);
-        if ((int64_t) counts.ready >= counts.desired)
+        if ((int64_t)counts.ready >= counts.desired)
             continue;
         const char *last = json_string_value (json_object_get (w->last, service));
         fprintf (stderr, "  service %s: ready %zu/%" PRId64 "; last event: %s\n", service,
@@ -255,8 +258,14 @@ cli_wait_stack (cli_t *cli, cli_replay_t *replay, const char *name, const json_t
                 uint64_t since, int64_t timeout_ms, cli_wait_mode_t mode)
 {
     assert (cli && replay && name);
-    s_wait_t w = { .cli = cli, .replay = replay, .name = name, .spec = spec, .since = since,
-                   .mode = mode, .last = json_object (), .shown = json_object (),
+    s_wait_t w = { .cli = cli,
+                   .replay = replay,
+                   .name = name,
+                   .spec = spec,
+                   .since = since,
+                   .mode = mode,
+                   .last = json_object (),
+                   .shown = json_object (),
                    .tty = isatty (STDOUT_FILENO) == 1 };
     snprintf (w.stack_path, sizeof w.stack_path, "stack/%s", name);
     snprintf (w.svc_prefix, sizeof w.svc_prefix, "stack/%s/svc/", name);
@@ -284,17 +293,17 @@ cli_wait_stack (cli_t *cli, cli_replay_t *replay, const char *name, const json_t
         }
         if (zsys_interrupted) {
             s_clear_live (&w);
-            rc = cli_fail (cli, "failed: interrupted; stopped waiting, the stack is not changed by that (see 'abbey ls')");
+            rc = cli_fail (cli, "failed: interrupted; stopped waiting, the stack is not changed by "
+                                "that (see 'abbey ls')");
             break;
         }
         s_live (&w, left);
-        ab_event_t *event = ab_follower_next (follower, left < S_POLL_MS ? (int) left : S_POLL_MS,
-                                              &err);
+        ab_event_t *event
+            = ab_follower_next (follower, left < S_POLL_MS ? (int)left : S_POLL_MS, &err);
         if (event) {
             rc = s_on_event (&w, event);
             ab_event_destroy (&event);
-        }
-        else if (err && (err->code == AB_E_TIMEOUT || err->code == AB_E_UNAVAILABLE))
+        } else if (err && (err->code == AB_E_TIMEOUT || err->code == AB_E_UNAVAILABLE))
             ab_error_destroy (&err); //  logd may be restarting: keep following
         else if (err) {
             s_clear_live (&w);

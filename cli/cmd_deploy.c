@@ -51,16 +51,14 @@ cmd_deploy (cli_t *cli, int argc, char **argv)
         if (c == 1) {
             if (cli_manifest_arg (&manifest, optarg, &err) < 0)
                 return cli_usage (cli, "%s", ab_error_msg (err));
-        }
-        else if (c == 'w')
+        } else if (c == 'w')
             wait = true;
         else if (c == 'd')
             detach = true;
         else if (c == 't') {
             if (cli_parse_duration ("--timeout", optarg, &timeout_ms, &err) < 0)
                 return cli_usage (cli, "%s", ab_error_msg (err));
-        }
-        else {
+        } else {
             int taken = cli_manifest_option (&manifest, c, optarg, &err);
             if (taken < 0)
                 return cli_usage (cli, "%s", ab_error_msg (err));
@@ -89,8 +87,8 @@ cmd_deploy (cli_t *cli, int argc, char **argv)
         goto done;
     }
     if (!spec) {
-        rc = cli_fail (cli, "invalid: %zu error%s in the manifest; nothing was deployed",
-                       errors, errors == 1 ? "" : "s");
+        rc = cli_fail (cli, "invalid: %zu error%s in the manifest; nothing was deployed", errors,
+                       errors == 1 ? "" : "s");
         goto done;
     }
     if (ab_spec_deployable (spec, &err) < 0) {
@@ -107,7 +105,7 @@ cmd_deploy (cli_t *cli, int argc, char **argv)
     json_t *deployed = cli_replay_stack_spec (replay, name);
     const char *deployed_version = json_string_value (json_object_get (deployed, "version"));
     bool unchanged = state && strcmp (state, "removed") && deployed_version
-                  && !strcmp (deployed_version, version);
+                     && !strcmp (deployed_version, version);
     json_decref (deployed);
     uint64_t since = 0;
     if (unchanged) {
@@ -119,13 +117,13 @@ cmd_deploy (cli_t *cli, int argc, char **argv)
             goto done;
         if (!strcmp (state, "failed")) {
             const char *reason = ab_graph_reason (graph, path);
-            rc = cli_fail (cli, "failed: stack %s: %s (change the manifest, or 'abbey rm %s' "
-                                "and deploy again)",
+            rc = cli_fail (cli,
+                           "failed: stack %s: %s (change the manifest, or 'abbey rm %s' "
+                           "and deploy again)",
                            name, reason ? reason : "no reason given", name);
             goto done;
         }
-    }
-    else {
+    } else {
         //  docs/events.md: data {spec, version}.
         json_t *data = json_pack ("{s:O,s:s}", "spec", spec, "version", version);
         size_t size = 0;

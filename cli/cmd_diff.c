@@ -28,9 +28,8 @@ cmd_diff (cli_t *cli, int argc, char **argv)
         fputs (s_usage, stdout);
         return CLI_OK;
     }
-    static const struct option opts[] = { CLI_MANIFEST_OPTIONS,
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
+    static const struct option opts[]
+        = { CLI_MANIFEST_OPTIONS, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     cli_manifest_t manifest = { .ninputs = 0 };
     bool json = false;
     ab_auto_error ab_error_t *err = NULL;
@@ -40,8 +39,7 @@ cmd_diff (cli_t *cli, int argc, char **argv)
         if (c == 1) {
             if (cli_manifest_arg (&manifest, optarg, &err) < 0)
                 return cli_usage (cli, "%s", ab_error_msg (err));
-        }
-        else if (c == 'j')
+        } else if (c == 'j')
             json = true;
         else {
             int taken = cli_manifest_option (&manifest, c, optarg, &err);
@@ -89,8 +87,7 @@ cmd_diff (cli_t *cli, int argc, char **argv)
         json_dumpf (out, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
         fputc ('\n', stdout);
         json_decref (out);
-    }
-    else if (ab_spec_diff_empty (diff))
+    } else if (ab_spec_diff_empty (diff))
         printf ("stack %s: no changes (version %.12s is deployed)\n", name, to);
     else {
         char *text = ab_spec_diff_text (diff);

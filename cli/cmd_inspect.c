@@ -23,8 +23,8 @@ cmd_inspect (cli_t *cli, int argc, char **argv)
         fputs (s_usage, stdout);
         return CLI_OK;
     }
-    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
+    static const struct option opts[]
+        = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     bool json = false;
     cli_getopt_reset ();
     int c;
@@ -50,8 +50,7 @@ cmd_inspect (cli_t *cli, int argc, char **argv)
     else if (json) {
         json_dumpf (spec, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
         fputc ('\n', stdout);
-    }
-    else {
+    } else {
         char path[AB_SUBJ_MAX + 1], when[40], age[32];
         snprintf (path, sizeof path, "stack/%s", name);
         ab_graph_t *graph = cli_replay_graph (replay);
@@ -69,7 +68,8 @@ cmd_inspect (cli_t *cli, int argc, char **argv)
         if (strcmp (state, "removed")) {
             const char *service;
             json_t *svc;
-            json_object_foreach (json_object_get (spec, "services"), service, svc) {
+            json_object_foreach (json_object_get (spec, "services"), service, svc)
+            {
                 cli_counts_t counts;
                 cli_stack_counts (graph, name, service, svc, &counts);
                 printf ("service %s: placed %zu/%" PRId64 ", started %zu/%" PRId64

@@ -63,8 +63,8 @@ s_load (cli_t *cli, int argc, char **argv)
     ab_event_t **events = NULL;
     size_t nevents = 0;
     int rc = CLI_OK;
-    ssize_t n = cli_docs_read ((const char *const *) argv + optind, (size_t) (argc - optind),
-                               &docs, diag);
+    ssize_t n
+        = cli_docs_read ((const char *const *)argv + optind, (size_t)(argc - optind), &docs, diag);
     if (cli_replay_load (replay, 0, 0, &err) < 0) {
         rc = cli_fail_err (cli, err);
         goto done;
@@ -93,7 +93,8 @@ s_load (cli_t *cli, int argc, char **argv)
     size_t conflicts = 0;
     size_t i;
     json_t *body;
-    json_array_foreach (bodies, i, body) {
+    json_array_foreach (bodies, i, body)
+    {
         const char *name = json_string_value (json_object_get (body, "name"));
         const char *version = json_string_value (json_object_get (body, "version"));
         const char *digest = json_string_value (json_object_get (body, "digest"));
@@ -123,7 +124,8 @@ s_load (cli_t *cli, int argc, char **argv)
         goto done;
     }
     events = calloc (json_array_size (bodies) + 1, sizeof *events);
-    json_array_foreach (bodies, i, body) {
+    json_array_foreach (bodies, i, body)
+    {
         if (strcmp (json_string_value (json_object_get (body, "_state")), "new"))
             continue;
         json_object_del (body, "_state");
@@ -144,13 +146,15 @@ s_load (cli_t *cli, int argc, char **argv)
     }
     uint64_t *seqs = calloc (nevents + 1, sizeof *seqs);
     ab_logclient_t *client = nevents ? cli_logclient (cli, &err) : NULL;
-    if (nevents && (!client || ab_logclient_append (client, events, nevents, seqs, 10000, &err) < 0)) {
+    if (nevents
+        && (!client || ab_logclient_append (client, events, nevents, seqs, 10000, &err) < 0)) {
         free (seqs);
         rc = cli_fail_err (cli, err);
         goto done;
     }
     size_t k = 0;
-    json_array_foreach (bodies, i, body) {
+    json_array_foreach (bodies, i, body)
+    {
         bool fresh = !strcmp (json_string_value (json_object_get (body, "_state")), "new");
         printf ("kit %s %s: %s", json_string_value (json_object_get (body, "name")),
                 json_string_value (json_object_get (body, "version")),
@@ -165,7 +169,7 @@ done:
         ab_event_destroy (&events[e]);
     free (events);
     json_decref (bodies);
-    cli_docs_free (&docs, n > 0 ? (size_t) n : 0);
+    cli_docs_free (&docs, n > 0 ? (size_t)n : 0);
     ab_kit_destroy (&kit);
     ab_diag_destroy (&diag);
     cli_replay_destroy (&replay);
@@ -182,10 +186,9 @@ s_kit_json (cli_replay_t *replay, const char *path, size_t index, bool document)
         return NULL;
     json_t *doc = kv.document ? ab_msgpack_to_json (kv.document, kv.document_size, NULL) : NULL;
     const char *defines = json_string_value (json_object_get (doc, "defines"));
-    json_t *obj = json_pack ("{s:s,s:s,s:s,s:s?,s:I,s:I}", "name", path + 4, "version",
-                             kv.version, "digest", kv.digest, "defines", defines, "seq",
-                             (json_int_t) kv.seq, "ts",
-                             (json_int_t) cli_replay_published_ts (replay, kv.seq));
+    json_t *obj = json_pack ("{s:s,s:s,s:s,s:s?,s:I,s:I}", "name", path + 4, "version", kv.version,
+                             "digest", kv.digest, "defines", defines, "seq", (json_int_t)kv.seq,
+                             "ts", (json_int_t)cli_replay_published_ts (replay, kv.seq));
     if (document)
         json_object_set (obj, "document", doc ? doc : json_null ());
     json_decref (doc);
@@ -214,7 +217,7 @@ typedef struct {
 static int
 s_kit_fn (const char *path, void *arg)
 {
-    s_ls_t *ls = (s_ls_t *) arg;
+    s_ls_t *ls = (s_ls_t *)arg;
     size_t n = ab_graph_kit_versions (cli_replay_graph (ls->replay), path);
     json_t *row = s_kit_json (ls->replay, path, n - 1, false);
     if (row) {
@@ -231,8 +234,8 @@ s_ls (cli_t *cli, int argc, char **argv)
         fputs (s_ls_usage, stdout);
         return CLI_OK;
     }
-    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
+    static const struct option opts[]
+        = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     bool json = false;
     cli_getopt_reset ();
     int c;
@@ -254,21 +257,22 @@ s_ls (cli_t *cli, int argc, char **argv)
         if (json) {
             json_dumpf (ls.rows, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
             fputc ('\n', stdout);
-        }
-        else if (json_array_size (ls.rows) == 0)
+        } else if (json_array_size (ls.rows) == 0)
             printf ("no kits published (publish with 'abbey kit load')\n");
         else {
             printf ("%-24s %-16s %-12s %-8s %8s %6s\n", "NAME", "VERSION", "DIGEST", "DEFINES",
                     "VERSIONS", "SEQ");
             size_t i;
             json_t *row;
-            json_array_foreach (ls.rows, i, row) {
+            json_array_foreach (ls.rows, i, row)
+            {
                 const char *defines = json_string_value (json_object_get (row, "defines"));
                 printf ("%-24s %-16s %-12.12s %-8s %8zu %6" JSON_INTEGER_FORMAT "\n",
                         json_string_value (json_object_get (row, "name")),
                         json_string_value (json_object_get (row, "version")),
                         json_string_value (json_object_get (row, "digest")),
-                        defines ? defines : "-", json_array_size (json_object_get (row, "versions")),
+                        defines ? defines : "-",
+                        json_array_size (json_object_get (row, "versions")),
                         json_integer_value (json_object_get (row, "seq")));
             }
         }
@@ -346,7 +350,7 @@ s_show (cli_t *cli, int argc, char **argv)
         printf ("digest:    %s\n", json_string_value (json_object_get (obj, "digest")));
         printf ("published: seq %" JSON_INTEGER_FORMAT " at %s\n",
                 json_integer_value (json_object_get (obj, "seq")),
-                cli_format_time ((uint64_t) json_integer_value (json_object_get (obj, "ts")), when,
+                cli_format_time ((uint64_t)json_integer_value (json_object_get (obj, "ts")), when,
                                  sizeof when));
         printf ("versions: ");
         size_t i;
@@ -364,11 +368,10 @@ done:
     return rc;
 }
 
-static const cli_cmd_t s_commands[]
-    = { { "load", s_load, "publish the definitions of kit files" },
-        { "ls", s_ls, "list published kits" },
-        { "show", s_show, "print a published kit" },
-        { NULL, NULL, NULL } };
+static const cli_cmd_t s_commands[] = { { "load", s_load, "publish the definitions of kit files" },
+                                        { "ls", s_ls, "list published kits" },
+                                        { "show", s_show, "print a published kit" },
+                                        { NULL, NULL, NULL } };
 
 int
 cmd_kit (cli_t *cli, int argc, char **argv)

@@ -29,7 +29,7 @@ typedef struct {
 static int
 s_stack_fn (const char *path, void *arg)
 {
-    s_ls_t *ls = (s_ls_t *) arg;
+    s_ls_t *ls = (s_ls_t *)arg;
     ab_graph_t *graph = cli_replay_graph (ls->replay);
     const char *state = ab_graph_state (graph, path);
     if (!ls->all && state && !strcmp (state, "removed"))
@@ -42,13 +42,13 @@ s_stack_fn (const char *path, void *arg)
     uint64_t seq = 0, ts = 0;
     cli_replay_deployed (ls->replay, name, &seq, &ts);
     const char *reason = ab_graph_reason (graph, path);
-    json_t *row = json_pack ("{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:I,s:I}", "name", name,
-                             "version", json_string_value (json_object_get (spec, "version")),
-                             "services", (json_int_t) json_object_size (json_object_get (spec, "services")),
-                             "desired", (json_int_t) total.desired, "placed", (json_int_t) total.placed,
-                             "started", (json_int_t) total.started, "ready", (json_int_t) total.ready,
-                             "state", state, "reason", reason, "deployed_seq", (json_int_t) seq,
-                             "deployed_ts", (json_int_t) ts);
+    json_t *row = json_pack (
+        "{s:s,s:s?,s:I,s:I,s:I,s:I,s:I,s:s,s:s?,s:I,s:I}", "name", name, "version",
+        json_string_value (json_object_get (spec, "version")), "services",
+        (json_int_t)json_object_size (json_object_get (spec, "services")), "desired",
+        (json_int_t)total.desired, "placed", (json_int_t)total.placed, "started",
+        (json_int_t)total.started, "ready", (json_int_t)total.ready, "state", state, "reason",
+        reason, "deployed_seq", (json_int_t)seq, "deployed_ts", (json_int_t)ts);
     json_array_append_new (ls->rows, row);
     json_decref (spec);
     return 0;
@@ -89,8 +89,7 @@ cmd_ls (cli_t *cli, int argc, char **argv)
     if (json) {
         json_dumpf (ls.rows, stdout, JSON_INDENT (2) | JSON_SORT_KEYS);
         fputc ('\n', stdout);
-    }
-    else if (json_array_size (ls.rows) == 0)
+    } else if (json_array_size (ls.rows) == 0)
         printf ("no stacks (deploy one with 'abbey deploy')\n");
     else {
         printf ("%-20s %-12s %8s %9s %-10s %s\n", "NAME", "VERSION", "SERVICES", "READY", "STATE",
@@ -98,18 +97,20 @@ cmd_ls (cli_t *cli, int argc, char **argv)
         uint64_t now = cli_now_ns ();
         size_t i;
         json_t *row;
-        json_array_foreach (ls.rows, i, row) {
+        json_array_foreach (ls.rows, i, row)
+        {
             char ready[48], age[32];
             snprintf (ready, sizeof ready, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
                       json_integer_value (json_object_get (row, "ready")),
                       json_integer_value (json_object_get (row, "desired")));
             const char *version = json_string_value (json_object_get (row, "version"));
-            printf ("%-20s %-12.12s %8" JSON_INTEGER_FORMAT " %9s %-10s %s\n",
-                    json_string_value (json_object_get (row, "name")), version ? version : "-",
-                    json_integer_value (json_object_get (row, "services")), ready,
-                    json_string_value (json_object_get (row, "state")),
-                    cli_format_age ((uint64_t) json_integer_value (json_object_get (row, "deployed_ts")),
-                                    now, age, sizeof age));
+            printf (
+                "%-20s %-12.12s %8" JSON_INTEGER_FORMAT " %9s %-10s %s\n",
+                json_string_value (json_object_get (row, "name")), version ? version : "-",
+                json_integer_value (json_object_get (row, "services")), ready,
+                json_string_value (json_object_get (row, "state")),
+                cli_format_age ((uint64_t)json_integer_value (json_object_get (row, "deployed_ts")),
+                                now, age, sizeof age));
         }
     }
     json_decref (ls.rows);

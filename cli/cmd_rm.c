@@ -38,8 +38,7 @@ cmd_rm (cli_t *cli, int argc, char **argv)
         else if (c == 't') {
             if (cli_parse_duration ("--timeout", optarg, &timeout_ms, &err) < 0)
                 return cli_usage (cli, "%s", ab_error_msg (err));
-        }
-        else
+        } else
             return cli_bad_option (cli, c, argv);
     }
     if (argc - optind != 1)
@@ -65,7 +64,7 @@ cmd_rm (cli_t *cli, int argc, char **argv)
         uint64_t when = 0;
         ab_graph_t *graph = cli_replay_graph (replay);
         json_t *res = ab_graph_resource_json (graph, path);
-        when = (uint64_t) json_integer_value (json_object_get (res, "seq"));
+        when = (uint64_t)json_integer_value (json_object_get (res, "seq"));
         json_decref (res);
         rc = cli_fail (cli, "not-found: stack \"%s\" is already removed (seq %" PRIu64 ")", name,
                        when);

@@ -71,8 +71,8 @@ cmd_validate (cli_t *cli, int argc, char **argv)
     ab_diag_t *diag = ab_diag_new ();
     cli_replay_t *replay = cli_replay_new (cli);
     cli_doc_t *docs = NULL;
-    ssize_t n = cli_docs_read ((const char *const *) argv + optind, (size_t) (argc - optind),
-                               &docs, diag);
+    ssize_t n
+        = cli_docs_read ((const char *const *)argv + optind, (size_t)(argc - optind), &docs, diag);
     size_t nkits = 0;
     for (ssize_t i = 0; i < n; i++) {
         if (!docs[i].compose) {
@@ -89,18 +89,17 @@ cmd_validate (cli_t *cli, int argc, char **argv)
     }
     if (nkits) {
         size_t before = ab_diag_errors (diag);
-        size_t stacks = s_validate_kits (replay, docs, (size_t) n, diag);
+        size_t stacks = s_validate_kits (replay, docs, (size_t)n, diag);
         if (ab_diag_errors (diag) == before)
             printf ("%zu kit file%s: %zu stack%s compiled\n", nkits, nkits == 1 ? "" : "s", stacks,
                     stacks == 1 ? "" : "s");
     }
-    cli_docs_free (&docs, n > 0 ? (size_t) n : 0);
+    cli_docs_free (&docs, n > 0 ? (size_t)n : 0);
     size_t errors = cli_diag_print (diag);
     int rc = CLI_OK;
     if (ab_diag_errors (diag))
-        rc = cli_fail (cli, "invalid: %zu error%s, %zu warning%s", errors,
-                       errors == 1 ? "" : "s", ab_diag_warnings (diag),
-                       ab_diag_warnings (diag) == 1 ? "" : "s");
+        rc = cli_fail (cli, "invalid: %zu error%s, %zu warning%s", errors, errors == 1 ? "" : "s",
+                       ab_diag_warnings (diag), ab_diag_warnings (diag) == 1 ? "" : "s");
     else
         printf ("ok: no errors, %zu warning%s\n", ab_diag_warnings (diag),
                 ab_diag_warnings (diag) == 1 ? "" : "s");

@@ -1861,7 +1861,8 @@ ab_kit_test (bool verbose)
     assert (sdb_pub && !json_object_get (json_object_get (sdb_pub, "document"), "inherits"));
     //  ... but it names its ancestors, so it still stands in for them.
     json_t *anc = json_object_get (json_object_get (sdb_pub, "document"), "ancestors");
-    assert (json_array_size (anc) == 1 && !strcmp (json_string_value (json_array_get (anc, 0)), "shop/db"));
+    assert (json_array_size (anc) == 1
+            && !strcmp (json_string_value (json_array_get (anc, 0)), "shop/db"));
     json_t *everything = json_object ();
     for (size_t i = 0; i < ab_kit_size (kit); i++)
         json_object_set_new (everything, ab_kit_name (kit, i),
