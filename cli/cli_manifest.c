@@ -6,6 +6,7 @@
 #include "ab_yaml.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
@@ -252,6 +253,39 @@ s_compose_read (void *arg, const char *path, size_t *size, ab_error_t **err)
     return text;
 }
 
+//  The stack name compose would take from the file's directory, for a path
+//  whose directory part says nothing ("docker-compose.yml", "./x.yml"):
+//  docker compose names the project after the real directory then. NULL
+//  when the compiler's own rule (top-level name:, the path's directory) works.
+static char *
+s_project (const cli_doc_t *doc)
+{
+    char *copy = strdup (doc->path);
+    assert (copy);
+    const char *dir = dirname (copy);
+    bool vague = !strcmp (dir, ".") || !strcmp (dir, "..");
+    char *real = vague ? realpath (dir, NULL) : NULL;
+    free (copy);
+    ab_ynode_t *root = real ? ab_yaml_parse (doc->path, doc->text, doc->size, NULL, NULL) : NULL;
+    char *out = NULL;
+    if (real && !ab_ynode_get (root, "name")) {
+        const char *base = strrchr (real, '/') ? strrchr (real, '/') + 1 : real;
+        out = calloc (1, AB_SPEC_NAME_MAX + 1);
+        assert (out);
+        //  As compose does: lower case, letters, digits, - and _ only.
+        for (size_t n = 0; *base && n < AB_SPEC_NAME_MAX; base++)
+            if (isalnum ((unsigned char)*base) || *base == '-' || *base == '_')
+                out[n++] = (char)tolower ((unsigned char)*base);
+        if (!ab_spec_name_ok (out)) {
+            free (out);
+            out = NULL;
+        }
+    }
+    ab_ynode_destroy (&root);
+    free (real);
+    return out;
+}
+
 json_t *
 cli_manifest_compose (const cli_doc_t *doc, const char *name, const char *const *profiles,
                       ab_diag_t *diag)
@@ -271,6 +305,7 @@ cli_manifest_compose (const cli_doc_t *doc, const char *name, const char *const 
         free (dotenv_path);
         return NULL;
     }
+    char *project = name ? NULL : s_project (doc);
     ab_dockercompose_input_t input = {
         .file = doc->path,
         .text = doc->text,
@@ -279,11 +314,12 @@ cli_manifest_compose (const cli_doc_t *doc, const char *name, const char *const 
         .dotenv_size = dotenv_size,
         .environ = (const char *const *)environ,
         .profiles = profiles && profiles[0] ? profiles : NULL,
-        .project = name,
+        .project = name ? name : project,
         .read = s_compose_read,
         .read_arg = NULL,
     };
     json_t *spec = ab_dockercompose_compile (&input, diag);
+    free (project);
     free (dotenv);
     free (dotenv_path);
     return spec;

@@ -122,12 +122,12 @@ if wait $pid; then fail "deploy --wait with stack.failed exited 0"; else expect_
 grep -q "abbey deploy: failed: stack app: api: image shop/api:1.5 not found" "$work/err" || fail "failed reason: $(cat "$work/err")"
 
 #  A timeout names the last event seen for a service.
-abbey deploy "$m/shop.kit.yaml" --set api.pool=23 --timeout 3s >"$work/out" 2>"$work/err" &
+abbey deploy "$m/shop.kit.yaml" --set api.pool=23 --timeout 5s >"$work/out" 2>"$work/err" &
 pid=$!
 wait_deployed 6
 abbey append instance.placed stack/app/svc/api/1 --data '{"node": "n1"}' --as scheduler >/dev/null
 abbey append instance.failed stack/app/svc/api/1 --data '{"reason": "crash loop"}' --as agent >/dev/null
-if wait $pid; then fail "deploy --timeout 3s exited 0"; else expect_eq "timeout exit" $? 2; fi
+if wait $pid; then fail "deploy --timeout 5s exited 0"; else expect_eq "timeout exit" $? 2; fi
 grep -q 'service api: ready 0/5; last event: seq [0-9]* instance.failed stack/app/svc/api/1 {"reason":"crash loop"}' "$work/err" \
   || fail "last event: $(cat "$work/err")"
 
