@@ -35,7 +35,8 @@
     X (PROTOCOL, "protocol", "peer broke the protocol")                              \
     X (IO, "io", "input/output error")                                               \
     X (SYSTEM, "system", "system call failed")                                       \
-    X (USAGE, "usage", "wrong command-line usage")
+    X (USAGE, "usage", "wrong command-line usage")                                   \
+    X (FAILED, "failed", "the operation was carried out and did not succeed")
 
 typedef enum {
     AB_OK = 0,

@@ -15,6 +15,13 @@ int cmd_append (cli_t *cli, int argc, char **argv);
 int cmd_events (cli_t *cli, int argc, char **argv);
 int cmd_log (cli_t *cli, int argc, char **argv);
 int cmd_graph (cli_t *cli, int argc, char **argv);
+int cmd_validate (cli_t *cli, int argc, char **argv);
+int cmd_deploy (cli_t *cli, int argc, char **argv);
+int cmd_diff (cli_t *cli, int argc, char **argv);
+int cmd_ls (cli_t *cli, int argc, char **argv);
+int cmd_inspect (cli_t *cli, int argc, char **argv);
+int cmd_rm (cli_t *cli, int argc, char **argv);
+int cmd_kit (cli_t *cli, int argc, char **argv);
 int cmd_secret (cli_t *cli, int argc, char **argv);
 
 static const cli_cmd_t s_commands[] = {
@@ -24,6 +31,13 @@ static const cli_cmd_t s_commands[] = {
     { "events", cmd_events, "print events: history, then live with --follow" },
     { "log", cmd_log, "the log itself: head, verify, export" },
     { "graph", cmd_graph, "replay the log and print the resource graph" },
+    { "validate", cmd_validate, "check kit and docker-compose files, all errors at once" },
+    { "deploy", cmd_deploy, "deploy a stack and wait until it is ready" },
+    { "diff", cmd_diff, "what a deploy would change in the deployed stack" },
+    { "ls", cmd_ls, "list stacks: version, ready/desired, state, age" },
+    { "inspect", cmd_inspect, "a stack's normalized spec as deployed" },
+    { "rm", cmd_rm, "remove a stack" },
+    { "kit", cmd_kit, "published kits: load, ls, show" },
     { "secret", cmd_secret, "sealed secrets: set, ls, rm" },
     { NULL, NULL, NULL }
 };

@@ -184,34 +184,6 @@ cli_read_range (cli_t *self, uint64_t from, uint64_t to, ab_logclient_fn *fn, vo
     return range.passed;
 }
 
-typedef struct {
-    ab_graph_t *graph; //  being rebuilt
-    cli_replay_fn *fn; //  the caller's look at each event, or NULL
-    void *arg;         //  for fn
-} s_replay_t;
-
-static int
-s_replay_fn (ab_event_t **event_p, void *arg)
-{
-    s_replay_t *replay = (s_replay_t *)arg;
-    if (replay->fn && replay->fn (*event_p, replay->arg))
-        return 1;
-    //  A rejected event is part of the history too: the graph counts it and
-    //  keeps its reason, and the replay goes on as every service's does.
-    ab_graph_apply (replay->graph, *event_p, NULL);
-    return 0;
-}
-
-ab_graph_t *
-cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg, ab_error_t **err)
-{
-    assert (self);
-    s_replay_t replay = { ab_graph_new (), fn, arg };
-    if (cli_read_range (self, 1, to, s_replay_fn, &replay, err) < 0)
-        ab_graph_destroy (&replay.graph);
-    return replay.graph;
-}
-
 static void
 s_prefix (cli_t *self)
 {

@@ -14,7 +14,6 @@
 
 #include "ab_error.h"
 #include "ab_cluster.h"
-#include "ab_graph.h"
 #include "ab_logclient.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,15 +68,6 @@ ab_logclient_t *cli_logclient (cli_t *self, ab_error_t **err);
 int64_t cli_read_range (cli_t *self, uint64_t from, uint64_t to, ab_logclient_fn *fn,
                         void *arg, ab_error_t **err);
 
-//  Sees each event of a cli_replay before the graph does; non-zero stops the
-//  replay there, without applying that event.
-typedef int (cli_replay_fn) (const ab_event_t *event, void *arg);
-
-//  Rebuild the resource graph as every service does: ab_graph_apply over
-//  the log from seq 1 through `to` (0, or past the head: the head as it is
-//  now). Rejected events are counted in the graph (ab_graph_stats), not
-//  errors. fn may be NULL. Caller destroys the graph; NULL and *err.
-ab_graph_t *cli_replay (cli_t *self, uint64_t to, cli_replay_fn *fn, void *arg, ab_error_t **err);
 
 //  Print "abbey <cmd>: <message>" on stderr; returns CLI_FAIL.
 int cli_fail (cli_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));

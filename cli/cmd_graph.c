@@ -2,8 +2,7 @@
     The graph is rebuilt here from seq 1 through ab_graph_apply, the same
     pure projection every service runs, so two runs at the same seq print
     the same digest whatever process or machine they run in.               */
-#include "ab_graph.h"
-#include "cli_common.h"
+#include "cli_replay.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -18,14 +17,6 @@ static const char s_usage[]
       "  --at TIME  stop at the last event committed at or before TIME:\n"
       "             RFC 3339 (2026-11-23T12:00:00Z) or a duration ago (10m, 2h)\n"
       "  --json     print {seq, ts, digest, stats, <kind>: {path: resource}, notes}\n";
-
-//  --at TIME: stop before the first event committed after until_ts.
-static int
-s_until_fn (const ab_event_t *event, void *arg)
-{
-    uint64_t until_ts = *(const uint64_t *)arg;
-    return ab_event_ts (event) > until_ts;
-}
 
 int
 cmd_graph (cli_t *cli, int argc, char **argv)
@@ -54,23 +45,15 @@ cmd_graph (cli_t *cli, int argc, char **argv)
     else if (at && cli_parse_time (at, cli_now_ns (), &until_ts, &err) < 0)
         return cli_usage (cli, "--at: %s", ab_error_msg (err));
 
-    ab_logclient_t *client = cli_logclient (cli, &err);
-    if (!client)
+    cli_replay_t *replay = cli_replay_new (cli);
+    //  until_ts 0 would mean "no limit": a time before the epoch is nothing;
+    //  and --at 0 is the empty graph, not the head.
+    bool empty = (at && !all_digits && until_ts == 0) || (all_digits && to_seq == 0);
+    if (!empty && cli_replay_load (replay, all_digits ? to_seq : 0, until_ts, &err) < 0) {
+        cli_replay_destroy (&replay);
         return cli_fail_err (cli, err);
-    int64_t head = ab_logclient_head (client, NULL, &err);
-    if (head < 0)
-        return cli_fail_err (cli, err);
-    if (!all_digits || to_seq > (uint64_t) head)
-        to_seq = (uint64_t) head;
-
-    //  until_ts 0 is a time before the epoch: nothing was committed by then.
-    //  (And cli_replay reads a `to` of 0 as "the head".)
-    bool empty = to_seq == 0 || (at && !all_digits && until_ts == 0);
-    ab_graph_t *graph
-        = empty ? ab_graph_new ()
-                : cli_replay (cli, to_seq, until_ts ? s_until_fn : NULL, &until_ts, &err);
-    if (!graph)
-        return cli_fail_err (cli, err);
+    }
+    ab_graph_t *graph = cli_replay_graph (replay);
     uint8_t digest[32];
     char hex[65];
     ab_graph_digest (graph, digest);
@@ -85,13 +68,11 @@ cmd_graph (cli_t *cli, int argc, char **argv)
     else {
         ab_graph_print (graph, stdout);
         printf ("seq %" PRIu64 " digest %s", ab_graph_seq (graph), hex);
-        uint64_t rejected = 0;
-        ab_graph_stats (graph, NULL, NULL, &rejected);
-        if (rejected)
-            printf (" (%" PRIu64 " event%s rejected; see --json stats)", rejected,
-                    rejected == 1 ? "" : "s");
+        if (cli_replay_rejected (replay))
+            printf (" (%" PRIu64 " event%s rejected; see --json stats)", cli_replay_rejected (replay),
+                    cli_replay_rejected (replay) == 1 ? "" : "s");
         printf ("\n");
     }
-    ab_graph_destroy (&graph);
+    cli_replay_destroy (&replay);
     return CLI_OK;
 }

@@ -8,7 +8,7 @@
     secret's box, never the box.                                            */
 #include "ab_keyring.h"
 #include "ab_secret.h"
-#include "cli_common.h"
+#include "cli_replay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -296,14 +296,16 @@ s_ls (cli_t *cli, int argc, char **argv)
         return cli_usage (cli, "unexpected argument '%s'", pos[0]);
     ab_auto_error ab_error_t *err = NULL;
     s_setters_t setters = { NULL, 0, 0 };
-    ab_graph_t *graph = cli_replay (cli, 0, s_setter_fn, &setters, &err);
-    if (!graph) {
+    cli_replay_t *replay = cli_replay_new (cli);
+    cli_replay_observe (replay, s_setter_fn, &setters);
+    if (cli_replay_load (replay, 0, 0, &err) < 0) {
+        cli_replay_destroy (&replay);
         free (setters.items);
         return cli_fail_err (cli, err);
     }
-    s_ls_t ls = { graph, &setters, json_array () };
-    ab_graph_each (graph, AB_GRAPH_SECRET, NULL, s_ls_fn, &ls);
-    ab_graph_destroy (&graph);
+    s_ls_t ls = { cli_replay_graph (replay), &setters, json_array () };
+    ab_graph_each (ls.graph, AB_GRAPH_SECRET, NULL, s_ls_fn, &ls);
+    cli_replay_destroy (&replay);
     free (setters.items);
     if (json) {
         json_dumpf (ls.rows, stdout, JSON_INDENT (2));
@@ -334,13 +336,15 @@ s_rm (cli_t *cli, int argc, char **argv)
     if (s_parse_name (cli, argc, argv, s_rm_usage, opts, &name, &rc) < 0)
         return rc;
     ab_auto_error ab_error_t *err = NULL;
-    ab_graph_t *graph = cli_replay (cli, 0, NULL, NULL, &err);
-    if (!graph)
+    cli_replay_t *replay = cli_replay_new (cli);
+    if (cli_replay_load (replay, 0, 0, &err) < 0) {
+        cli_replay_destroy (&replay);
         return cli_fail_err (cli, err);
+    }
     char path[16 + AB_SECRET_NAME_MAX];
     snprintf (path, sizeof path, "secret/%s", name);
-    bool is_set = ab_graph_kind (graph, path) == AB_GRAPH_SECRET;
-    ab_graph_destroy (&graph);
+    bool is_set = ab_graph_kind (cli_replay_graph (replay), path) == AB_GRAPH_SECRET;
+    cli_replay_destroy (&replay);
     if (!is_set)
         return cli_fail (cli, "not-found: no secret '%s' is set (see 'abbey secret ls')", name);
     ab_event_t *event = ab_secret_event_removed (name, &err);

@@ -380,6 +380,15 @@ s_resolve (ab_kit_t *self, size_t index, const char **path, size_t depth, ab_dia
     if (!inh) {
         def->resolved = ab_ynode_dup (def->node);
         def->chain = json_array ();
+        //  A published document has its inheritance applied; `ancestors`
+        //  keeps the chain so it still stands in for its parents.
+        const ab_ynode_t *anc = def->external ? ab_ynode_get (def->node, "ancestors") : NULL;
+        for (size_t i = 0; anc && i < ab_ynode_size (anc); i++) {
+            const char *name = ab_ynode_str (ab_ynode_at (anc, i));
+            if (name && s_qualified_ok (name))
+                json_array_append_new (def->chain, json_string (name));
+        }
+        ab_ynode_remove (def->resolved, "ancestors");
         def->state = 2;
         return 0;
     }
@@ -1649,6 +1658,8 @@ ab_kit_publish (ab_kit_t *self, const char *name, ab_diag_t *diag)
                        diag))
         return NULL;
     json_t *document = ab_ynode_to_json (def->resolved);
+    if (document && json_array_size (def->chain))
+        json_object_set (document, "ancestors", def->chain);
     char digest[65];
     if (!document || ab_spec_digest (document, digest)) {
         json_decref (document);
@@ -1800,6 +1811,14 @@ ab_kit_test (bool verbose)
     assert (!strncmp (apiv, "sha-", 4) && strlen (apiv) == 16);
     json_t *sdb_pub = ab_kit_publish (kit, "staging/db", diag);
     assert (sdb_pub && !json_object_get (json_object_get (sdb_pub, "document"), "inherits"));
+    //  ... but it names its ancestors, so it still stands in for them.
+    json_t *anc = json_object_get (json_object_get (sdb_pub, "document"), "ancestors");
+    assert (json_array_size (anc) == 1
+            && !strcmp (json_string_value (json_array_get (anc, 0)), "shop/db"));
+    json_t *everything = json_object ();
+    for (size_t i = 0; i < ab_kit_size (kit); i++)
+        json_object_set_new (everything, ab_kit_name (kit, i),
+                             ab_kit_publish (kit, ab_kit_name (kit, i), diag));
     //  The child does not take its parent's version.
     assert (strncmp (json_string_value (json_object_get (sdb_pub, "version")), "sha-", 4) == 0);
     json_decref (sdb_pub);
@@ -1825,6 +1844,24 @@ ab_kit_test (bool verbose)
     free (a);
     free (b);
     json_decref (remote);
+    ab_kit_destroy (&kit);
+    //  A derived stack deploys from the log alone too (abbey deploy staging/app).
+    kit = ab_kit_new ();
+    ab_kit_set_lookup (kit, s_test_lookup, everything);
+    ab_kit_set (kit, "api.pool=4", diag);
+    remote = ab_kit_compile (kit, "staging/app", NULL, diag);
+    if (!remote)
+        s_dump_diag (diag);
+    assert (remote);
+    json_object_del (remote, "source");
+    json_object_del (remote, "version");
+    json_t *local = json_deep_copy (staging);
+    json_object_del (local, "source");
+    json_object_del (local, "version");
+    assert (json_equal (remote, local));
+    json_decref (local);
+    json_decref (remote);
+    json_decref (everything);
     ab_kit_destroy (&kit);
     kit = ab_kit_new ();
     ab_kit_set_lookup (kit, s_test_lookup, published);

@@ -1478,6 +1478,32 @@ ab_graph_stack_spec (const ab_graph_t *self, const char *path, size_t *size)
     return res->spec;
 }
 
+size_t
+ab_graph_kit_versions (const ab_graph_t *self, const char *path)
+{
+    assert (self);
+    s_res_t *res = s_find_c (self, path);
+    return res && res->kind == AB_GRAPH_KIT ? res->nkitvers : 0;
+}
+
+int
+ab_graph_kit_version (const ab_graph_t *self, const char *path, size_t index,
+                      ab_graph_kitver_t *out)
+{
+    assert (self);
+    assert (out);
+    s_res_t *res = s_find_c (self, path);
+    if (!res || res->kind != AB_GRAPH_KIT || index >= res->nkitvers)
+        return -1;
+    const s_kitver_t *kv = &res->kitvers[index];
+    out->version = kv->version;
+    out->digest = kv->digest;
+    out->seq = kv->seq;
+    out->document = kv->doc;
+    out->document_size = kv->doc_size;
+    return 0;
+}
+
 const char *
 ab_graph_kind_name (ab_graph_kind_t kind)
 {
@@ -2177,6 +2203,12 @@ s_test_lifecycle (bool verbose)
     assert (ab_graph_count (graph, AB_GRAPH_SECRET) == 1);
     assert (ab_graph_count (graph, AB_GRAPH_KIT) == 1);
     assert (ab_graph_count (graph, AB_GRAPH_NETWORK) == 0);
+    assert (ab_graph_kit_versions (graph, "kit/shop/app") == 1);
+    assert (ab_graph_kit_versions (graph, "stack/web") == 0);
+    ab_graph_kitver_t kv;
+    assert (ab_graph_kit_version (graph, "kit/shop/app", 0, &kv) == 0);
+    assert (streq (kv.version, "1.0") && streq (kv.digest, "abc") && kv.document_size > 0);
+    assert (ab_graph_kit_version (graph, "kit/shop/app", 1, &kv) == -1);
     assert (streq (ab_graph_state (graph, "node/n1"), "ready"));
     assert (streq (ab_graph_state (graph, "node/n2"), "lost"));
     assert (streq (ab_graph_state (graph, "stack/web"), "ready"));

@@ -114,6 +114,23 @@ size_t ab_graph_notes (const ab_graph_t *self, const char *path);
 //  Msgpack bytes of a stack's spec as deployed, NULL if path is no stack.
 const uint8_t *ab_graph_stack_spec (const ab_graph_t *self, const char *path, size_t *size);
 
+//  One published version of a kit, borrowed from the graph.
+typedef struct {
+    const char *version;     //  as published
+    const char *digest;      //  hex digest of the normalized document
+    uint64_t seq;            //  event that published it
+    const uint8_t *document; //  msgpack of the document, NULL if none was given
+    size_t document_size;    //  bytes in document
+} ab_graph_kitver_t;
+
+//  Versions published for the kit at path ("kit/shop/db"), 0 if none.
+size_t ab_graph_kit_versions (const ab_graph_t *self, const char *path);
+
+//  Version index (0: first published; the last is the latest) of the kit at
+//  path into *out. -1 if there is no such kit or version.
+int ab_graph_kit_version (const ab_graph_t *self, const char *path, size_t index,
+                          ab_graph_kitver_t *out);
+
 //  Call fn for each resource of kind whose path starts with prefix (NULL
 //  for all), in canonical (sorted) order. Returns how many were visited.
 //  fn may read the graph but must not apply events to it.
