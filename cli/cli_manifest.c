@@ -154,6 +154,20 @@ s_name_cmp (const void *a, const void *b)
     return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
+//  dir/name, without doubling a slash the user typed ("examples/").
+static char *
+s_join (const char *dir, const char *name)
+{
+    size_t len = strlen (dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    char *path = NULL;
+    if (asprintf (&path, "%.*s/%s", (int)len, dir, name) < 0)
+        path = NULL;
+    assert (path);
+    return path;
+}
+
 //  A directory: its kit files in name order, else its compose file.
 static int
 s_add_dir (cli_doc_t **docs, size_t *n, const char *dir, ab_diag_t *diag)
@@ -177,10 +191,7 @@ s_add_dir (cli_doc_t **docs, size_t *n, const char *dir, ab_diag_t *diag)
     if (count) {
         qsort (names, count, sizeof *names, s_name_cmp);
         for (size_t i = 0; i < count; i++) {
-            char *path = NULL;
-            if (asprintf (&path, "%s/%s", dir, names[i]) < 0)
-                path = NULL;
-            assert (path);
+            char *path = s_join (dir, names[i]);
             rc |= s_add_doc (docs, n, path, diag);
             free (path);
             free (names[i]);
@@ -192,10 +203,7 @@ s_add_dir (cli_doc_t **docs, size_t *n, const char *dir, ab_diag_t *diag)
     static const char *composes[]
         = { "compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml" };
     for (size_t i = 0; i < sizeof composes / sizeof composes[0]; i++) {
-        char *path = NULL;
-        if (asprintf (&path, "%s/%s", dir, composes[i]) < 0)
-            path = NULL;
-        assert (path);
+        char *path = s_join (dir, composes[i]);
         struct stat st;
         if (stat (path, &st) == 0) {
             rc = s_add_doc (docs, n, path, diag);
