@@ -935,6 +935,9 @@ main (int argc, char **argv)
     }
     //  Our own sockets must not take over SIGINT/SIGTERM handling.
     zsys_handler_set (NULL);
+    //  CZMQ's first-use set-up is not thread-safe: do it here, before the
+    //  scenarios start threads that each open sockets at once.
+    zsys_init ();
     const char *what = argv[2];
     if (!streq (what, "load") && !streq (what, "crash") && !streq (what, "slow")
         && !streq (what, "auth") && !streq (what, "bad") && !streq (what, "flip")) {
