@@ -91,6 +91,15 @@ expect_eq "ls new version" "$(abbey ls --json | jq -r '.[0].version')" "$v2"
 expect_eq "ls new desired" "$(abbey ls --json | jq '.[0].desired')" 8
 grep -q "no changes" <<<"$(abbey diff "$m/shop.kit.yaml")" || fail "diff after deploy"
 
+#  Deploy-time overrides: --values FILE, and --set after it wins.
+printf 'api:\n  pool: 30\n' >"$m/values.yaml"
+expect_eq "diff --values" "$(abbey diff "$m/shop.kit.yaml" --values "$m/values.yaml" | grep POOL)" '    env.POOL: "10" -> "30"'
+expect_eq "diff --values --set" "$(abbey diff "$m/shop.kit.yaml" --values "$m/values.yaml" --set api.pool=31 | grep POOL)" '    env.POOL: "10" -> "31"'
+printf 'api:\n  pool: many\n' >"$m/values.yaml"
+expect_fail "bad --values" abbey deploy "$m/shop.kit.yaml" --values "$m/values.yaml" --detach
+expect_err_has "bad --values names file:line:col" "values.yaml:2:9"
+expect_eq "bad --values appends nothing" "$(head_seq)" 3
+
 #  deploy --wait: progress per change, and stack.ready from the scheduler ends it (0).
 wait_deployed () {   # wait until the log holds $1 stack.deployed events
   for _ in $(seq 100); do
