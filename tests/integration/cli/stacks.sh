@@ -49,6 +49,12 @@ for s in db api web; do
 done
 v1="$(abbey inspect app --json | jq -r .version)"
 
+#  On a terminal the wait is one live line, rewritten in place.
+if command -v script >/dev/null; then
+  tty_out="$(script -qec "'$ABBEY' deploy '$m/shop.kit.yaml' --timeout 1s" /dev/null || true)"
+  grep -q $'\r\e\[Kwaiting for stack app: ready 0/6 instances' <<<"$tty_out" || fail "no live line on a TTY: $tty_out"
+fi
+
 #  The same version again: "unchanged", nothing appended.
 out="$(abbey deploy "$m/shop.kit.yaml" --detach)"
 grep -q "stack app unchanged" <<<"$out" || fail "unchanged: $out"
