@@ -1063,15 +1063,17 @@ s_str_hdr (size_t n)
     return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
 }
 
-ab_event_t *
-ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
-                 ab_error_t **err)
+//  Decode the envelope that starts buf. With used NULL it must be all of
+//  buf; otherwise *used gets its length and bytes after it are left alone.
+static ab_event_t *
+s_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size, size_t *used,
+          ab_error_t **err)
 {
     assert (buf || size == 0);
     assert (form == AB_EVENT_PRODUCED || form == AB_EVENT_COMMITTED);
     if (max_size == 0)
         max_size = AB_FRAME_MAX;
-    if (size > max_size) {
+    if (!used && size > max_size) {
         ab_error_set (err, AB_E_OVERSIZE, "envelope: frame of %zu bytes exceeds the limit of %zu",
                       size, max_size);
         return NULL;
@@ -1185,10 +1187,19 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
             s_fail (&rd, err, AB_E_MALFORMED, "missing field \"%s\"", s_keys[f]);
             return NULL;
         }
-    if (rd.p < rd.end) {
+    if (!used && rd.p < rd.end) {
         s_fail (&rd, err, AB_E_MALFORMED, "%zu trailing bytes after the map",
                 (size_t)(rd.end - rd.p));
         return NULL;
+    }
+    if (used) {
+        size = (size_t)(rd.p - buf); //  this envelope only, from here on
+        if (size > max_size) {
+            ab_error_set (err, AB_E_OVERSIZE,
+                          "envelope: frame of %zu bytes exceeds the limit of %zu", size,
+                          max_size);
+            return NULL;
+        }
     }
     if (form == AB_EVENT_COMMITTED && nums[F_SEQ] == 0) {
         ab_error_set (err, AB_E_MALFORMED,
@@ -1227,7 +1238,24 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
     self->raw_size = size;
     self->raw_hash_at = hash_at;
     self->raw_hash_end = hash_end;
+    if (used)
+        *used = size;
     return self;
+}
+
+ab_event_t *
+ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
+                 ab_error_t **err)
+{
+    return s_decode (buf, size, form, max_size, NULL, err);
+}
+
+ab_event_t *
+ab_event_decode_next (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
+                      size_t *used, ab_error_t **err)
+{
+    assert (used);
+    return s_decode (buf, size, form, max_size, used, err);
 }
 
 // --------------------------------------------------------------------------

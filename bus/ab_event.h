@@ -107,6 +107,13 @@ uint8_t *ab_event_encode (const ab_event_t *self, size_t *size, ab_error_t **err
 ab_event_t *ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
                              ab_error_t **err);
 
+//  Strict decode of the envelope that starts buf, for a stream of
+//  envelopes back to back (a bus message body): *used gets its length; the
+//  bytes after it are not looked at. Otherwise as ab_event_decode, with
+//  max_size bounding this envelope. Empty input is AB_E_MALFORMED.
+ab_event_t *ab_event_decode_next (const uint8_t *buf, size_t size, ab_event_form_t form,
+                                  size_t max_size, size_t *used, ab_error_t **err);
+
 //  JSON view for humans and auditors: {seq, ts, type, subj, src, pseq,
 //  prev, hash (hex), data (as JSON)}, logd fields only once sealed, keys
 //  in canonical order. A u64 above 2^63-1 becomes a decimal string.

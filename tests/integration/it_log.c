@@ -12,6 +12,7 @@
         it-log BINDIR flip     one flipped byte → verify names the seq
 
     Failures print "FAIL file:line: what" and exit 1.                       */
+#include "ab_evrun.h"
 #include "ab_cluster.h"
 #include "ab_event.h"
 #include "ab_follower.h"
@@ -593,7 +594,8 @@ s_slow (void)
 
 //  --------------------------------------------------------------------------
 
-//  A raw SUB on busd with cert; counts "ev." messages for ms.
+//  A raw SUB on busd with cert; counts the events its "ev." messages
+//  carry (a message holds a run of them) for ms.
 static int
 s_count_sub (zsock_t *sub, int ms)
 {
@@ -603,8 +605,20 @@ s_count_sub (zsock_t *sub, int ms)
         zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 50) > 0) {
             zmsg_t *msg = zmsg_recv (sub);
+            char *topic = zmsg_popstr (msg);
+            zframe_t *body = zmsg_pop (msg);
+            ab_event_t **events = NULL;
+            size_t n = 0;
+            CHECK (topic && body
+                       && ab_evrun_parse (topic, zframe_data (body), zframe_size (body),
+                                               &events, &n, NULL)
+                              == 0,
+                   "a bus message did not parse");
+            ab_evrun_free (&events, n);
+            free (topic);
+            zframe_destroy (&body);
             zmsg_destroy (&msg);
-            count++;
+            count += (int) n;
         }
     }
     return count;
