@@ -93,7 +93,10 @@ void ab_event_seal (ab_event_t *self, uint64_t seq, uint64_t ts, const char *src
                     const uint8_t prev[AB_HASH_SIZE]);
 
 //  Recompute the hash; true if it matches the stored one. False for an
-//  event that was never sealed.
+//  event that was never sealed. A decoded committed event whose bytes were
+//  exactly the canonical encoding (what logd writes) is hashed over those
+//  bytes in place, without re-encoding; any other is re-encoded first, so
+//  the result is the same either way.
 bool ab_event_hash_ok (const ab_event_t *self);
 
 //  Canonical encoding. Returns a malloc'd buffer the caller frees, or NULL
