@@ -83,6 +83,11 @@ s_publish (s_shared_t *sh)
     bool stop = sh->stop;
     if (!stop) {
         s_batch_t *slot = &sh->ring[sh->tail % S_RING];
+        //  The caller leaves the events it is done with in the slot: they
+        //  are freed here, by the thread that allocated them (a free from
+        //  the other thread contends for this thread's malloc arena).
+        for (size_t i = 0; i < slot->count; i++)
+            ab_event_destroy (&slot->events[i]);
         memcpy (slot->events, sh->fill.events, sh->fill.count * sizeof (ab_event_t *));
         slot->count = sh->fill.count;
         atomic_store (&slot->state, S_UNCHECKED);
@@ -189,7 +194,6 @@ ab_replay_store (ab_store_t *store, uint64_t after, ab_replay_fn *fn, void *arg,
         }
         for (size_t i = 0; i < b->count; i++) {
             ab_event_t *ev = b->events[i];
-            b->events[i] = NULL;
             uint64_t seq = ab_event_seq (ev);
             if (!stopped && i == b->bad) {
                 rc = ab_error_set (err, AB_E_CORRUPT,
@@ -210,7 +214,7 @@ ab_replay_store (ab_store_t *store, uint64_t after, ab_replay_fn *fn, void *arg,
                 if (fn (&ev, arg))
                     stopped = true;
             }
-            ab_event_destroy (&ev);
+            b->events[i] = ev; //  NULL if fn kept it; else the worker frees it
         }
         pthread_mutex_lock (&sh->lock);
         sh->head++;
@@ -220,12 +224,10 @@ ab_replay_store (ab_store_t *store, uint64_t after, ab_replay_fn *fn, void *arg,
         pthread_mutex_unlock (&sh->lock);
     }
     pthread_join (worker, NULL);
-    //  What the worker published after we stopped
-    for (; sh->head < sh->tail; sh->head++) {
-        s_batch_t *b = &sh->ring[sh->head % S_RING];
-        for (size_t i = 0; i < b->count; i++)
-            ab_event_destroy (&b->events[i]);
-    }
+    //  What was handed over and what the worker published after we stopped
+    for (size_t s = 0; s < S_RING; s++)
+        for (size_t i = 0; i < sh->ring[s].count; i++)
+            ab_event_destroy (&sh->ring[s].events[i]);
     if (rc == 0 && !stopped && sh->error) {
         //  Everything before the worker's failure was handed over
         rc = -(int) sh->error->code;
