@@ -1151,7 +1151,8 @@ s_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size
         case F_TS:
         case F_PSEQ:
             rc = s_read_uint (&rd, &nums[f], err);
-            canon = canon && (v[0] <= 0x7f || (v[0] >= 0xcc && v[0] <= 0xcf))
+            //  (only once read: a failed read may have stopped at the end)
+            canon = canon && rc == 0 && (v[0] <= 0x7f || (v[0] >= 0xcc && v[0] <= 0xcf))
                     && (size_t)(rd.p - v) == s_uint_hdr (nums[f]);
             break;
         case F_TYPE:
