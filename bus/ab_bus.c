@@ -12,7 +12,7 @@
 #include <msgpack.h>
 #include <string.h>
 
-#define SUB_HWM 100000 //  a follower may lag this far before the bus drops
+#define SUB_HWM 2000 //  messages (runs of events) a client may lag before the bus drops
 
 //  A bus message is two frames (docs/CONTRACTS.md "Bus topics"):
 enum {

@@ -190,8 +190,9 @@ s_self_new (zsock_t *pipe, const ab_logd_config_t *cfg, ab_error_t **err)
         zcert_apply (self->cert, self->pub);
         zsock_set_curve_serverkey (self->pub, self->cfg.bus_key);
         //  Bursts of group commits must not be dropped on our side; busd
-        //  and subscribers may still drop, followers fill gaps by seq.
-        zsock_set_sndhwm (self->pub, 1000000);
+        //  and subscribers may still drop, followers fill gaps by seq. A
+        //  message is one run of a commit (≤ 1 MiB, CONTRACTS.md).
+        zsock_set_sndhwm (self->pub, 10000);
         zsock_set_linger (self->pub, 200);
         if (zsock_connect (self->pub, "%s", self->cfg.bus_endpoint) < 0) {
             ab_error_errno (err, AB_E_IO, zmq_errno (), "connect to busd %s",

@@ -265,13 +265,14 @@ s_note (const char *subj, uint64_t n)
     return event;
 }
 
+//  count events in synchronous APPENDs of `per` (≤ 250) each.
 static void
-s_append_n (const char *name, size_t count)
+s_append_by (const char *name, size_t count, size_t per)
 {
     ab_logclient_t *client = s_client (name);
     ab_event_t *batch[250];
     for (size_t done = 0; done < count;) {
-        size_t n = count - done < 250 ? count - done : 250;
+        size_t n = count - done < per ? count - done : per;
         for (size_t i = 0; i < n; i++)
             batch[i] = s_note ("stack/it", done + i);
         ab_error_t *err = NULL;
@@ -282,6 +283,12 @@ s_append_n (const char *name, size_t count)
         done += n;
     }
     ab_logclient_destroy (&client);
+}
+
+static void
+s_append_n (const char *name, size_t count)
+{
+    s_append_by (name, count, 250);
 }
 
 //  --------------------------------------------------------------------------
@@ -566,8 +573,9 @@ s_load (bool crash)
 static int
 s_slow (void)
 {
-    //  busd queues up to 100,000 messages per subscriber (RELAY_HWM) before
-    //  its XPUB drops, so the flood must be well past that.
+    //  busd queues up to 2,000 messages per subscriber (RELAY_HWM) before
+    //  its XPUB drops, and a message is one commit's run of events: the
+    //  flood is 8,000 commits of 20 events, well past that.
     //  It sleeps per event while the flood lasts, then catches up at full
     //  speed, which keeps the test short.
     static volatile int flood_over = 0;
@@ -576,7 +584,7 @@ s_slow (void)
     pthread_create (&ftid, NULL, s_follow, &fo);
     //  Let it subscribe and reach the (empty) head, then flood.
     usleep (500 * 1000);
-    s_append_n ("admin", 160000);
+    s_append_by ("admin", 160000, 20);
     flood_over = 1;
     pthread_join (ftid, NULL);
     CHECK (!*fo.error, "%s", fo.error);
