@@ -282,10 +282,12 @@ s_paced_producer (void *arg)
             rc = ab_logclient_recv_reply (client, &reqid, &seqs, &count, 0, &err);
         if (rc == 0) {
             double at = s_now ();
-            //  reqids grow; find its send time (recent ones are at the end)
-            size_t r = nreqs;
-            while (r > 0 && reqs[r - 1].reqid != reqid)
-                r--;
+            //  reqids grow by one per request: its send time is found by
+            //  index (a backwards search cost O(backlog) per reply once
+            //  saturated, and made the saturation worse)
+            size_t r = nreqs ? (size_t) (reqid - reqs[0].reqid) + 1 : 0;
+            if (r > nreqs || reqs[r - 1].reqid != reqid)
+                r = 0;
             for (size_t i = 0; i < count && r > 0; i++)
                 if (seqs[i] <= lat->max_seq) {
                     lat->sent_at[seqs[i]] = reqs[r - 1].at;

@@ -1,14 +1,15 @@
 /*  ab_bus - a bus client: subscribe to events and signals, publish signals
     Services and the CLI use it to hear committed events (`ev.<type>` +
-    envelope, published only by logd) and ephemeral signals (`sig.<...>` +
-    msgpack map). It holds a SUB socket connected to busd's subscribe side
-    and, for publishing, a PUB socket connected to busd's publish side;
-    both are CURVE clients with the caller's identity.
+    a run of envelopes, published only by logd) and ephemeral signals
+    (`sig.<...>` + msgpack map). It holds a SUB socket connected to busd's
+    subscribe side and, for publishing, a PUB socket connected to busd's
+    publish side; both are CURVE clients with the caller's identity.
 
     Rules of the API:
-    - A received event is decoded strictly (ab_event_decode COMMITTED) and
-      its topic must be "ev." + its type; a malformed message is consumed and
-      reported as AB_E_MALFORMED naming the topic; the next recv goes on.
+    - An `ev.` message carries one or more committed events of one type
+      with consecutive seqs (ab_evrun: their envelopes back to back, each
+      decoded strictly); a malformed message is consumed whole and reported
+      as AB_E_MALFORMED naming the topic; the next recv goes on.
     - ab_bus_publish takes only `sig.` topics and a body that is one
       msgpack map; events go to logd (APPEND), never onto the bus directly.
     - The bus is lossy (PUB drops for slow subscribers and while connecting):
@@ -20,6 +21,7 @@
 #include "ab_cluster.h"
 #include "ab_error.h"
 #include "ab_event.h"
+#include "ab_evrun.h"
 #include <czmq.h>
 
 #define AB_TOPIC_MAX 128 //  bytes in a topic
@@ -30,11 +32,12 @@ typedef enum {
 } ab_bus_kind_t;
 
 typedef struct {
-    ab_bus_kind_t kind; //  event or signal
-    char *topic;        //  the topic frame, NUL-terminated
-    ab_event_t *event;  //  AB_BUS_EVENT: the decoded envelope
-    uint8_t *body;      //  AB_BUS_SIGNAL: the msgpack map bytes
-    size_t size;        //  AB_BUS_SIGNAL: bytes in body
+    ab_bus_kind_t kind;  //  event or signal
+    char *topic;         //  the topic frame, NUL-terminated
+    ab_event_t **events; //  AB_BUS_EVENT: the decoded events, seq order
+    size_t count;        //  AB_BUS_EVENT: events in events (≥ 1)
+    uint8_t *body;       //  AB_BUS_SIGNAL: the msgpack map bytes
+    size_t size;         //  AB_BUS_SIGNAL: bytes in body
 } ab_bus_msg_t;
 
 typedef struct _ab_bus_t ab_bus_t;

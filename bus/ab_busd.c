@@ -14,7 +14,11 @@
 #include <string.h>
 
 #define CHECK_MSEC 200   //  how often the keyring is checked for revocations
-#define RELAY_HWM 100000 //  messages queued per pipe before PUB/XPUB drops
+//  Messages queued per pipe before PUB/XPUB drops. An ev. message is a run
+//  of events (up to 1 MiB; ~25 KB for a typical run of 100), so this bounds
+//  a slow subscriber's queue to ~50 MB typical, where 100,000 single-event
+//  messages once bounded it to ~25 MB.
+#define RELAY_HWM 2000
 #define BURST 1000       //  messages relayed per socket per loop turn
 #define REBIND_TRIES 200 //  x 10 ms: time for libzmq to free a closed port
 #define ZAP_DOMAIN "abbey"

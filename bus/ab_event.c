@@ -46,6 +46,13 @@ struct _ab_event_t {
     char src[AB_SRC_MAX + 1];
     const uint8_t *data; //  msgpack map: static, inline or owned
     size_t data_size;
+    //  Decoded committed events keep their envelope bytes (inline, data is
+    //  its tail). When those bytes are the canonical encoding, the hash is
+    //  checked over them in place instead of re-encoding (hash_ok).
+    const uint8_t *raw;  //  canonical envelope bytes, or NULL
+    size_t raw_size;     //  bytes in raw
+    size_t raw_hash_at;  //  offset of the key "hash"
+    size_t raw_hash_end; //  offset just past the hash value
 };
 
 //  Canonical key order. Bit i of a field mask is s_keys[i].
@@ -678,13 +685,21 @@ ab_event_t *
 ab_event_dup (const ab_event_t *self)
 {
     assert (self);
-    ab_event_t *copy = malloc (sizeof *copy + self->data_size);
+    ab_event_t *copy = malloc (sizeof *copy + (self->raw ? self->raw_size : self->data_size));
     if (!copy)
         return NULL;
     *copy = *self;
-    uint8_t *data = (uint8_t *)(copy + 1);
-    memcpy (data, self->data, self->data_size);
-    copy->data = data;
+    uint8_t *bytes = (uint8_t *)(copy + 1);
+    if (self->raw) {
+        //  data is the tail of raw: keep it so
+        memcpy (bytes, self->raw, self->raw_size);
+        copy->raw = bytes;
+        copy->data = bytes + (self->data - self->raw);
+    }
+    else {
+        memcpy (bytes, self->data, self->data_size);
+        copy->data = bytes;
+    }
     copy->data_owned = false;
     return copy;
 }
@@ -712,6 +727,7 @@ ab_event_set_data (ab_event_t *self, const uint8_t *mp, size_t size, ab_error_t 
     memcpy (copy, mp, size);
     if (self->data_owned)
         free ((void *)self->data);
+    self->raw = NULL; //  no longer what was decoded
     self->data = copy;
     self->data_size = size;
     self->data_owned = true;
@@ -723,6 +739,7 @@ ab_event_set_pseq (ab_event_t *self, uint64_t pseq)
 {
     assert (self);
     self->pseq = pseq;
+    self->raw = NULL; //  no longer what was decoded
 }
 
 uint64_t
@@ -890,7 +907,27 @@ ab_event_seal (ab_event_t *self, uint64_t seq, uint64_t ts, const char *src,
     s_copy_str (self->src, AB_SRC_MAX, &self->src_len, src, strlen (src));
     memcpy (self->prev, prev, AB_HASH_SIZE);
     self->sealed = true;
+    self->raw = NULL; //  the fields changed: the decoded bytes are stale
     s_compute_hash (self, self->hash);
+}
+
+//  The hash over the envelope bytes as decoded, which decode found to be the
+//  canonical encoding: prev ‖ the same bytes with the map header saying 8
+//  entries and the hash entry cut out. Equal to s_compute_hash's result
+//  without encoding anything.
+static void
+s_raw_hash (const ab_event_t *self, uint8_t out[AB_HASH_SIZE])
+{
+    pthread_once (&s_sodium_once, s_sodium_init);
+    static const uint8_t map8 = 0x88; //  fixmap of 8: the envelope less hash
+    crypto_generichash_state st;
+    crypto_generichash_init (&st, NULL, 0, AB_HASH_SIZE);
+    crypto_generichash_update (&st, self->prev, AB_HASH_SIZE);
+    crypto_generichash_update (&st, &map8, 1);
+    crypto_generichash_update (&st, self->raw + 1, self->raw_hash_at - 1);
+    crypto_generichash_update (&st, self->raw + self->raw_hash_end,
+                               self->raw_size - self->raw_hash_end);
+    crypto_generichash_final (&st, out, AB_HASH_SIZE);
 }
 
 bool
@@ -900,7 +937,10 @@ ab_event_hash_ok (const ab_event_t *self)
     if (!self->sealed)
         return false;
     uint8_t h[AB_HASH_SIZE];
-    s_compute_hash (self, h);
+    if (self->raw)
+        s_raw_hash (self, h);
+    else
+        s_compute_hash (self, h);
     return memcmp (h, self->hash, AB_HASH_SIZE) == 0;
 }
 
@@ -1008,15 +1048,32 @@ s_read_hash (s_rd_t *rd, uint8_t out[AB_HASH_SIZE], ab_error_t **err)
     return 0;
 }
 
-ab_event_t *
-ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
-                 ab_error_t **err)
+//  Header bytes msgpack-c writes (so the canonical encoding has) for an
+//  unsigned integer u and for a string of n bytes. Decode accepts wider
+//  headers; it then hashes by re-encoding instead of in place.
+static inline size_t
+s_uint_hdr (uint64_t u)
+{
+    return u < 128 ? 1 : u < 256 ? 2 : u < 65536 ? 3 : u <= UINT32_MAX ? 5 : 9;
+}
+
+static inline size_t
+s_str_hdr (size_t n)
+{
+    return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+
+//  Decode the envelope that starts buf. With used NULL it must be all of
+//  buf; otherwise *used gets its length and bytes after it are left alone.
+static ab_event_t *
+s_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size, size_t *used,
+          ab_error_t **err)
 {
     assert (buf || size == 0);
     assert (form == AB_EVENT_PRODUCED || form == AB_EVENT_COMMITTED);
     if (max_size == 0)
         max_size = AB_FRAME_MAX;
-    if (size > max_size) {
+    if (!used && size > max_size) {
         ab_error_set (err, AB_E_OVERSIZE, "envelope: frame of %zu bytes exceeds the limit of %zu",
                       size, max_size);
         return NULL;
@@ -1042,6 +1099,11 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
     uint8_t prev[AB_HASH_SIZE] = { 0 }, hash[AB_HASH_SIZE] = { 0 };
     const uint8_t *data = NULL;
     size_t data_size = 0;
+    //  Whether buf is byte for byte the canonical encoding: the 9-entry
+    //  fixmap, then every key and value header as msgpack-c writes it
+    //  (data's bytes are hashed as they are, so they need no check).
+    bool canon = form == AB_EVENT_COMMITTED && buf[0] == 0x89;
+    size_t hash_at = 0, hash_end = 0;
 
     for (uint64_t i = 0; i < top.u; i++) {
         rd.field = NULL;
@@ -1081,23 +1143,33 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
         seen |= 1u << f;
         last = f;
         rd.field = s_keys[f];
+        canon = canon && (size_t)(rd.p - at) == 1 + k.u; //  fixstr key
+        const uint8_t *v = rd.p;
         int rc = 0;
         switch ((s_field_t)f) {
         case F_SEQ:
         case F_TS:
         case F_PSEQ:
             rc = s_read_uint (&rd, &nums[f], err);
+            //  (only once read: a failed read may have stopped at the end)
+            canon = canon && rc == 0 && (v[0] <= 0x7f || (v[0] >= 0xcc && v[0] <= 0xcf))
+                    && (size_t)(rd.p - v) == s_uint_hdr (nums[f]);
             break;
         case F_TYPE:
         case F_SUBJ:
         case F_SRC:
             rc = s_read_str (&rd, (s_field_t)f, &str[f], &len[f], err);
+            canon = canon && (size_t)(rd.p - v) == s_str_hdr (len[f]) + len[f];
             break;
         case F_PREV:
             rc = s_read_hash (&rd, prev, err);
+            canon = canon && (size_t)(rd.p - v) == 2 + AB_HASH_SIZE; //  bin 8
             break;
         case F_HASH:
             rc = s_read_hash (&rd, hash, err);
+            canon = canon && (size_t)(rd.p - v) == 2 + AB_HASH_SIZE;
+            hash_at = (size_t)(at - buf);
+            hash_end = (size_t)(rd.p - buf);
             break;
         case F_DATA:
             data = rd.p;
@@ -1116,10 +1188,19 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
             s_fail (&rd, err, AB_E_MALFORMED, "missing field \"%s\"", s_keys[f]);
             return NULL;
         }
-    if (rd.p < rd.end) {
+    if (!used && rd.p < rd.end) {
         s_fail (&rd, err, AB_E_MALFORMED, "%zu trailing bytes after the map",
                 (size_t)(rd.end - rd.p));
         return NULL;
+    }
+    if (used) {
+        size = (size_t)(rd.p - buf); //  this envelope only, from here on
+        if (size > max_size) {
+            ab_error_set (err, AB_E_OVERSIZE,
+                          "envelope: frame of %zu bytes exceeds the limit of %zu", size,
+                          max_size);
+            return NULL;
+        }
     }
     if (form == AB_EVENT_COMMITTED && nums[F_SEQ] == 0) {
         ab_error_set (err, AB_E_MALFORMED,
@@ -1127,7 +1208,10 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
         return NULL;
     }
 
-    ab_event_t *self = malloc (sizeof *self + data_size);
+    //  A committed event keeps its whole envelope (data is its tail), so
+    //  hash_ok can hash it in place; a produced one only needs its data.
+    size_t keep = form == AB_EVENT_COMMITTED ? size : data_size;
+    ab_event_t *self = malloc (sizeof *self + keep);
     if (!self) {
         ab_error_set (err, AB_E_SYSTEM, "envelope: out of memory");
         return NULL;
@@ -1147,11 +1231,32 @@ ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t m
         self->src[0] = 0;
         self->src_len = 0;
     }
-    uint8_t *inline_data = (uint8_t *)(self + 1);
-    memcpy (inline_data, data, data_size);
-    self->data = inline_data;
+    uint8_t *bytes = (uint8_t *)(self + 1);
+    memcpy (bytes, form == AB_EVENT_COMMITTED ? buf : data, keep);
+    self->data = form == AB_EVENT_COMMITTED ? bytes + (data - buf) : bytes;
     self->data_size = data_size;
+    self->raw = canon ? bytes : NULL;
+    self->raw_size = size;
+    self->raw_hash_at = hash_at;
+    self->raw_hash_end = hash_end;
+    if (used)
+        *used = size;
     return self;
+}
+
+ab_event_t *
+ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
+                 ab_error_t **err)
+{
+    return s_decode (buf, size, form, max_size, NULL, err);
+}
+
+ab_event_t *
+ab_event_decode_next (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
+                      size_t *used, ab_error_t **err)
+{
+    assert (used);
+    return s_decode (buf, size, form, max_size, used, err);
 }
 
 // --------------------------------------------------------------------------
@@ -1773,6 +1878,50 @@ ab_event_test (bool verbose)
         S_CHECK (z && !ab_event_hash_ok (z));
         ab_event_destroy (&z);
         h[7] ^= 1;
+
+        //  hash_ok hashes canonical bytes in place: for every flipped bit
+        //  that still decodes, it agrees with hashing the re-encoding
+        S_CHECK (y->raw); //  what encode writes is canonical
+        for (size_t at = 0; at < size1; at++)
+            for (int bit = 0; bit < 8; bit++) {
+                enc[at] ^= (uint8_t)(1 << bit);
+                z = ab_event_decode (enc, size1, AB_EVENT_COMMITTED, 0, NULL);
+                if (z) {
+                    bool in_place = ab_event_hash_ok (z);
+                    z->raw = NULL;
+                    S_CHECK (in_place == ab_event_hash_ok (z));
+                    S_CHECK (!in_place);
+                    ab_event_destroy (&z);
+                }
+                enc[at] ^= (uint8_t)(1 << bit);
+            }
+        //  Wider integer headers decode (not canonical): the hash is then
+        //  checked over the re-encoding, and still commits to the value
+        S_CHECK (memcmp (enc, "\x89\xa3seq", 5) == 0 && enc[5] == i + 1);
+        uint8_t *wide = malloc (size1 + 8);
+        S_CHECK (wide);
+        memcpy (wide, enc, 5);
+        wide[5] = 0xcf;
+        memset (wide + 6, 0, 7);
+        wide[13] = (uint8_t)(i + 1);
+        memcpy (wide + 14, enc + 6, size1 - 6);
+        z = ab_event_decode (wide, size1 + 8, AB_EVENT_COMMITTED, 0, &err);
+        S_CHECK (z && !z->raw && ab_event_hash_ok (z));
+        ab_event_t *zd = ab_event_dup (z);
+        S_CHECK (zd && ab_event_hash_ok (zd));
+        ab_event_destroy (&zd);
+        ab_event_destroy (&z);
+        wide[13] ^= 0x40;
+        z = ab_event_decode (wide, size1 + 8, AB_EVENT_COMMITTED, 0, &err);
+        S_CHECK (z && !ab_event_hash_ok (z));
+        ab_event_destroy (&z);
+        free (wide);
+        //  A copy keeps hashing in place, and set_pseq invalidates it
+        zd = ab_event_dup (y);
+        S_CHECK (zd && zd->raw && ab_event_hash_ok (zd));
+        ab_event_set_pseq (zd, 999);
+        S_CHECK (!zd->raw && !ab_event_hash_ok (zd));
+        ab_event_destroy (&zd);
         //  Every truncation is refused, with no crash
         for (size_t cut = 0; cut < size1; cut++) {
             z = ab_event_decode (enc, cut, AB_EVENT_COMMITTED, 0, &err);

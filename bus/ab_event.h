@@ -93,7 +93,10 @@ void ab_event_seal (ab_event_t *self, uint64_t seq, uint64_t ts, const char *src
                     const uint8_t prev[AB_HASH_SIZE]);
 
 //  Recompute the hash; true if it matches the stored one. False for an
-//  event that was never sealed.
+//  event that was never sealed. A decoded committed event whose bytes were
+//  exactly the canonical encoding (what logd writes) is hashed over those
+//  bytes in place, without re-encoding; any other is re-encoded first, so
+//  the result is the same either way.
 bool ab_event_hash_ok (const ab_event_t *self);
 
 //  Canonical encoding. Returns a malloc'd buffer the caller frees, or NULL
@@ -106,6 +109,13 @@ uint8_t *ab_event_encode (const ab_event_t *self, size_t *size, ab_error_t **err
 //  AB_FRAME_MAX. NULL and *err on any violation. One allocation per event.
 ab_event_t *ab_event_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size,
                              ab_error_t **err);
+
+//  Strict decode of the envelope that starts buf, for a stream of
+//  envelopes back to back (a bus message body): *used gets its length; the
+//  bytes after it are not looked at. Otherwise as ab_event_decode, with
+//  max_size bounding this envelope. Empty input is AB_E_MALFORMED.
+ab_event_t *ab_event_decode_next (const uint8_t *buf, size_t size, ab_event_form_t form,
+                                  size_t max_size, size_t *used, ab_error_t **err);
 
 //  JSON view for humans and auditors: {seq, ts, type, subj, src, pseq,
 //  prev, hash (hex), data (as JSON)}, logd fields only once sealed, keys

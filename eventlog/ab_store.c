@@ -196,6 +196,11 @@ ab_store_open (const char *dir, ab_error_t **err)
     //  fewer, larger level-0 files and less compaction per event.
     leveldb_options_set_write_buffer_size (self->options, 64u << 20);
     leveldb_options_set_max_file_size (self->options, 32u << 20);
+    //  Snappy stays on (LevelDB's default). Measured without it: raw scans
+    //  1.5x faster, rebuilds no different (decode and apply dominate), but
+    //  durable appends 5-15 % slower, as flushes and compactions write the
+    //  2.6x larger tables: envelopes do compress (keys, types, src repeat;
+    //  1M bench events: 97 MB of tables with snappy, 256 MB without).
     self->cache = leveldb_cache_create_lru (32u << 20);
     leveldb_options_set_cache (self->options, self->cache);
     self->filter = leveldb_filterpolicy_create_bloom (10);
@@ -277,6 +282,32 @@ s_dedupe_lookup (ab_store_t *self, const char *producer, size_t plen, uint64_t p
     return rc;
 }
 
+static void
+s_batch_row (zhashx_t *rows, const char *producer, uint64_t pseq, uint64_t seq)
+{
+    char rowkey[S_PRODUCER_MAX + 24];
+    snprintf (rowkey, sizeof rowkey, "%s/%" PRIu64, producer, pseq);
+    uint64_t *row = malloc (sizeof *row);
+    assert (row);
+    *row = seq;
+    zhashx_update (rows, rowkey, row);
+}
+
+//  The rows of items [0, upto) appended so far in this batch.
+static zhashx_t *
+s_batch_rows (ab_store_item_t *items, s_out_t *out, size_t upto)
+{
+    zhashx_t *rows = zhashx_new ();
+    assert (rows);
+    zhashx_set_destructor (rows, (zhashx_destructor_fn *)s_free_p);
+    for (size_t i = 0; i < upto; i++) {
+        uint64_t pseq = ab_event_pseq (items[i].event);
+        if (pseq && !out[i].duplicate)
+            s_batch_row (rows, items[i].producer, pseq, out[i].seq);
+    }
+    return rows;
+}
+
 int
 ab_store_append (ab_store_t *self, ab_store_item_t *items, size_t count, ab_error_t **err)
 {
@@ -292,8 +323,10 @@ ab_store_append (ab_store_t *self, ab_store_item_t *items, size_t count, ab_erro
     assert (out);
     //  Dedupe rows and highest pseqs this batch adds: "producer\0pseq" → seq,
     //  and producer → highest, applied to self->highest only on success.
-    zhashx_t *batch_rows = zhashx_new ();
-    zhashx_set_destructor (batch_rows, (zhashx_destructor_fn *)s_free_p);
+    //  "producer/pseq" → seq of this batch's rows, built only when an item
+    //  could repeat an earlier one (its pseq is not above its producer's
+    //  highest so far): the usual ascending pseqs cost no row keys at all.
+    zhashx_t *batch_rows = NULL;
     zhashx_t *batch_high = zhashx_new ();
     zhashx_set_destructor (batch_high, (zhashx_destructor_fn *)s_free_p);
     leveldb_writebatch_t *wb = leveldb_writebatch_create ();
@@ -318,8 +351,13 @@ ab_store_append (ab_store_t *self, ab_store_item_t *items, size_t count, ab_erro
             goto done;
         }
         uint64_t pseq = ab_event_pseq (item->event);
-        char rowkey[S_PRODUCER_MAX + 24];
-        if (pseq) {
+        const uint64_t *so_far = zhashx_lookup (batch_high, item->producer);
+        if (!so_far)
+            so_far = zhashx_lookup (self->highest, item->producer);
+        if (pseq && so_far && pseq <= *so_far) {
+            if (!batch_rows)
+                batch_rows = s_batch_rows (items, out, i);
+            char rowkey[S_PRODUCER_MAX + 24];
             snprintf (rowkey, sizeof rowkey, "%s/%" PRIu64, item->producer, pseq);
             uint64_t *dup = zhashx_lookup (batch_rows, rowkey);
             uint64_t found = 0;
@@ -367,10 +405,8 @@ ab_store_append (ab_store_t *self, ab_store_item_t *items, size_t count, ab_erro
             size_t dlen = s_dedupe_key (dkey, item->producer, plen, pseq);
             s_put_be64 (val, seq);
             leveldb_writebatch_put (wb, (char *)dkey, dlen, (char *)val, 8);
-            uint64_t *row = malloc (sizeof *row);
-            assert (row);
-            *row = seq;
-            zhashx_update (batch_rows, rowkey, row);
+            if (batch_rows)
+                s_batch_row (batch_rows, item->producer, pseq, seq);
             uint64_t *high = zhashx_lookup (batch_high, item->producer);
             if (!high) {
                 uint64_t *old = zhashx_lookup (self->highest, item->producer);
@@ -968,6 +1004,41 @@ ab_store_test (bool verbose)
     assert (err && err->code == AB_E_INVALID);
     ab_error_destroy (&err);
 
+    ab_store_close (&store);
+
+    //  Dedupe rows of one batch: pseqs up, then back to one used earlier in
+    //  the batch, one used before a restart, and one below the highest that
+    //  was never used.
+    snprintf (path, sizeof path, "%s/log2", dir);
+    store = ab_store_open (path, &err);
+    assert (store);
+    assert (s_append_one (store, alice, 109, &dup) == 1 && !dup);
+    ab_store_close (&store);
+    store = ab_store_open (path, &err);
+    assert (store);
+    {
+        const uint64_t pseqs[5] = { 600, 601, 600, 109, 550 };
+        const char *who[5] = { bob, bob, bob, alice, bob };
+        ab_event_t *evs[5];
+        ab_store_item_t five[5];
+        for (int i = 0; i < 5; i++) {
+            evs[i] = ab_event_new ("note.added", "x/3");
+            ab_event_set_pseq (evs[i], pseqs[i]);
+            five[i] = (ab_store_item_t){ .event = evs[i], .src = "admin:a:A", .producer = who[i] };
+        }
+        assert (ab_store_append (store, five, 5, &err) == 3);
+        assert (five[0].seq == 2 && !five[0].duplicate);
+        assert (five[1].seq == 3 && !five[1].duplicate);
+        assert (five[2].seq == 2 && five[2].duplicate);
+        assert (five[3].seq == 1 && five[3].duplicate);
+        assert (five[4].seq == 4 && !five[4].duplicate);
+        for (int i = 0; i < 5; i++) {
+            ab_store_item_clear (&five[i]);
+            ab_event_destroy (&evs[i]);
+        }
+    }
+    assert (s_append_one (store, bob, 601, &dup) == 3 && dup);
+    assert (s_append_one (store, bob, 550, &dup) == 4 && dup);
     ab_store_close (&store);
     assert (s_rmtree (dir) == 0);
     printf ("OK\n");
