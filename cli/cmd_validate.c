@@ -18,7 +18,9 @@ static const char s_usage[]
       "\n"
       "Check kit files (*.kit.yaml, or any kit YAML) and docker-compose files\n"
       "(detected by a top-level services: map) and print every error and\n"
-      "warning as file:line:col. Exit 1 if there is any error.\n";
+      "warning as file:line:col, and what a deploy would still refuse (a\n"
+      "service that needs build: before abbey has a builder). Exit 1 if there\n"
+      "is any error.\n";
 
 //  Kits: every stack compiled, every definition checked. Returns the
 //  number of stacks that compiled.
@@ -81,6 +83,14 @@ cmd_validate (cli_t *cli, int argc, char **argv)
         }
         static const char *const all[] = { "*", NULL };
         json_t *spec = cli_manifest_compose (&docs[i], NULL, all, diag);
+        //  Valid is not enough if deploy would still refuse it (build:).
+        ab_error_t *why = NULL;
+        if (spec && ab_spec_deployable (spec, &why) < 0) {
+            ab_diag_error_at (diag, docs[i].path, "%s", ab_error_msg (why));
+            ab_error_destroy (&why);
+            json_decref (spec);
+            spec = NULL;
+        }
         if (spec)
             printf ("%s: docker-compose, stack %s, %zu services\n", docs[i].path,
                     json_string_value (json_object_get (spec, "stack")),

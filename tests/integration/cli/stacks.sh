@@ -38,6 +38,25 @@ expect_eq "nothing appended" "$(head_seq)" 0
 expect_fail "deploy unknown name" abbey deploy nosuchfile
 expect_err_has "unknown name" "'nosuchfile': no such file"
 
+#  build: is recorded, but there is no builder yet: validate and deploy both
+#  refuse it, saying so; a key that would change what runs is an error.
+mkdir -p "$m/built"
+cat >"$m/built/compose.yaml" <<'YAML'
+services:
+  app:
+    build: ./app
+  redis:
+    image: redis:7
+YAML
+expect_fail "validate build:" abbey validate "$m/built/compose.yaml"
+expect_err_has "validate says why" "builder does not exist yet"
+expect_fail "deploy build:" abbey deploy -f "$m/built/compose.yaml" --detach
+expect_err_has "deploy says why" "service \"app\": build: is recorded, but abbey's builder does not exist yet"
+printf '    privileged: true\n' >>"$m/built/compose.yaml"
+expect_fail "privileged" abbey validate "$m/built/compose.yaml"
+expect_err_has "privileged at its line" "compose.yaml:6:5: key \"privileged\" in service \"redis\": not supported by abbey, and ignoring it would change what runs"
+expect_eq "nothing appended for build:" "$(head_seq)" 0
+
 #  No scheduler: the wait ends honestly at the timeout, exit 2, listing why.
 if abbey deploy "$m/shop.kit.yaml" --timeout 2s >"$work/out" 2>"$work/err"; then
   fail "deploy without scheduler succeeded"
