@@ -39,8 +39,8 @@ static const char s_export_usage[]
 //  Parse --from/--to (and --json if json is not NULL); 0 means unset.
 //  Returns -1 with *rc set when the command should end now.
 static int
-s_parse (cli_t *cli, int argc, char **argv, const char *usage, uint64_t *from,
-         uint64_t *to, bool *json, int *rc)
+s_parse (cli_t *cli, int argc, char **argv, const char *usage, uint64_t *from, uint64_t *to,
+         bool *json, int *rc)
 {
     if (cli_wants_help (argc, argv)) {
         fputs (usage, stdout);
@@ -50,8 +50,8 @@ s_parse (cli_t *cli, int argc, char **argv, const char *usage, uint64_t *from,
     static const struct option range_opts[] = { { "from", required_argument, NULL, 'f' },
                                                 { "to", required_argument, NULL, 't' },
                                                 { NULL, 0, NULL, 0 } };
-    static const struct option json_opts[] = { { "json", no_argument, NULL, 'j' },
-                                               { NULL, 0, NULL, 0 } };
+    static const struct option json_opts[]
+        = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     ab_auto_error ab_error_t *err = NULL;
     cli_getopt_reset ();
     int c;
@@ -59,13 +59,12 @@ s_parse (cli_t *cli, int argc, char **argv, const char *usage, uint64_t *from,
         if (c == 'j')
             *json = true;
         else if (c == 'f' || c == 't') {
-            if (cli_parse_seq (optarg, 1, c == 'f' ? "--from" : "--to", c == 'f' ? from : to,
-                               &err) < 0) {
+            if (cli_parse_seq (optarg, 1, c == 'f' ? "--from" : "--to", c == 'f' ? from : to, &err)
+                < 0) {
                 *rc = cli_usage (cli, "%s", ab_error_msg (err));
                 return -1;
             }
-        }
-        else {
+        } else {
             *rc = cli_bad_option (cli, c, argv);
             return -1;
         }
@@ -99,12 +98,11 @@ s_head (cli_t *cli, int argc, char **argv)
     char hex[2 * AB_HASH_SIZE + 1];
     cli_hex (hash, AB_HASH_SIZE, hex);
     if (json) {
-        json_t *obj = json_pack ("{s:I, s:s}", "seq", (json_int_t) head, "hash", hex);
+        json_t *obj = json_pack ("{s:I, s:s}", "seq", (json_int_t)head, "hash", hex);
         json_dumpf (obj, stdout, JSON_COMPACT);
         fputc ('\n', stdout);
         json_decref (obj);
-    }
-    else
+    } else
         printf ("seq %" PRId64 " hash %s\n", head, hex);
     return CLI_OK;
 }
@@ -119,11 +117,11 @@ s_range_end (cli_t *cli, uint64_t to, uint64_t *end, uint8_t head_hash[AB_HASH_S
         return -AB_E_UNAVAILABLE;
     int64_t head = ab_logclient_head (client, head_hash, err);
     if (head < 0)
-        return (int) head;
-    if (to > (uint64_t) head)
-        return ab_error_set (err, AB_E_NOT_FOUND,
-                             "--to %" PRIu64 ": the log ends at seq %" PRId64, to, head);
-    *end = to ? to : (uint64_t) head;
+        return (int)head;
+    if (to > (uint64_t)head)
+        return ab_error_set (err, AB_E_NOT_FOUND, "--to %" PRIu64 ": the log ends at seq %" PRId64,
+                             to, head);
+    *end = to ? to : (uint64_t)head;
     return 0;
 }
 
@@ -147,6 +145,18 @@ s_verify (cli_t *cli, int argc, char **argv)
     }
     if (from > end)
         return cli_fail (cli, "--from %" PRIu64 ": the log ends at seq %" PRIu64, from, end);
+    //  What the log no longer holds cannot be verified: say so, and verify
+    //  what it holds, anchored by the prev its first event carries.
+    int64_t first = ab_logclient_first (cli_logclient (cli, NULL), &err);
+    if (first < 0)
+        return cli_fail_err (cli, err);
+    if (from < (uint64_t)first) {
+        fprintf (stderr,
+                 "abbey %s: the log holds history from seq %" PRId64
+                 "; earlier history was dropped\n",
+                 cli_cmd (cli), first);
+        from = (uint64_t)first;
+    }
     //  ab_logclient_verify does the work in this process: decode, seq,
     //  hash, link to from - 1 (zeros before seq 1) and, to the head, logd's
     //  head hash. Nothing logd says about its own integrity is taken.
@@ -197,17 +207,16 @@ s_export (cli_t *cli, int argc, char **argv)
         return cli_fail_err (cli, err);
     if (fflush (stdout) != 0 || ferror (stdout))
         return cli_fail (cli, "writing the export failed");
-    if ((uint64_t) n != end - from + 1)
+    if ((uint64_t)n != end - from + 1)
         return cli_fail (cli, "exported %" PRId64 " of %" PRIu64 " events", n, end - from + 1);
     return CLI_OK;
 }
 
-static const cli_cmd_t s_table[] = {
-    { "head", s_head, "seq and hash of the last event" },
-    { "verify", s_verify, "recompute the hash chain; exit 1 names the first bad seq" },
-    { "export", s_export, "events as JSON lines for an auditor" },
-    { NULL, NULL, NULL }
-};
+static const cli_cmd_t s_table[]
+    = { { "head", s_head, "seq and hash of the last event" },
+        { "verify", s_verify, "recompute the hash chain; exit 1 names the first bad seq" },
+        { "export", s_export, "events as JSON lines for an auditor" },
+        { NULL, NULL, NULL } };
 
 int
 cmd_log (cli_t *cli, int argc, char **argv)

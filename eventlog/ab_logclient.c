@@ -488,8 +488,9 @@ ab_logclient_append (ab_logclient_t *self, ab_event_t **events, size_t n, uint64
 //  --------------------------------------------------------------------------
 //  Reads
 
-int64_t
-ab_logclient_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], ab_error_t **err)
+//  HEAD: head seq (result), its hash and the first seq held (if not NULL).
+static int64_t
+s_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], uint64_t *first, ab_error_t **err)
 {
     assert (self);
     uint64_t reqid = self->next_reqid++;
@@ -525,6 +526,8 @@ ab_logclient_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], ab_error_t 
         else {
             if (hash)
                 memcpy (hash, reply.head_hash, AB_HASH_SIZE);
+            if (first)
+                *first = reply.first;
             result = reply.head_seq > INT64_MAX ? INT64_MAX : (int64_t)reply.head_seq;
         }
         break;
@@ -532,6 +535,20 @@ ab_logclient_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], ab_error_t 
     ab_proto_reply_clear (&reply);
     zmq_msg_close (&msg);
     return result;
+}
+
+int64_t
+ab_logclient_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], ab_error_t **err)
+{
+    return s_head (self, hash, NULL, err);
+}
+
+int64_t
+ab_logclient_first (ab_logclient_t *self, ab_error_t **err)
+{
+    uint64_t first = 1;
+    int64_t rc = s_head (self, NULL, &first, err);
+    return rc < 0 ? rc : (int64_t)first;
 }
 
 //  One READ round: events from `next` until END. Updates *next, *prev and
@@ -715,12 +732,27 @@ ab_logclient_verify (ab_logclient_t *self, uint64_t from, uint64_t to, uint64_t 
     assert (self);
     assert (bad_seq);
     *bad_seq = 0;
-    if (from == 0)
-        from = 1;
+    //  Verify what the log holds: nothing before its first seq.
+    int64_t first = ab_logclient_first (self, err);
+    if (first < 0)
+        return (int)first;
+    if (from < (uint64_t)first)
+        from = (uint64_t)first;
     if (to && to < from)
         return 0;
     s_read_state_t st = { .next = from, .prev_known = from == 1 };
-    if (from > 1) {
+    if (from > 1 && from == (uint64_t)first) {
+        //  Nothing before it is held: the anchor is the prev it carries.
+        bool saved = self->check_hashes;
+        self->check_hashes = true;
+        ab_event_t *oldest = s_read_one (self, from, bad_seq, err);
+        self->check_hashes = saved;
+        if (!oldest)
+            return err && *err ? -(int)(*err)->code : -AB_E_CORRUPT;
+        memcpy (st.prev, ab_event_prev (oldest), AB_HASH_SIZE);
+        st.prev_known = true;
+        ab_event_destroy (&oldest);
+    } else if (from > 1) {
         //  The link into the range: the hash the event before it carries.
         bool saved = self->check_hashes;
         self->check_hashes = true;

@@ -97,7 +97,9 @@ int64_t ab_logclient_read (ab_logclient_t *self, uint64_t from, uint64_t max_eve
 //  Recompute the chain over [from, to] as logd serves it (to = 0: the
 //  head): every event decodes, carries its seq, hashes to its `hash` and
 //  links to the one before; reading to the head, logd's head hash must be
-//  the last one's; from - 1 is read too, as the link into the range. 0 if
+//  the last one's; from - 1 is read too, as the link into the range. A
+//  from before logd's first seq starts at it (what the log holds is what
+//  can be verified), anchored by the prev the first event carries. 0 if
 //  intact; else negative, *bad_seq = the first bad seq and *err (corrupt)
 //  naming it; *bad_seq 0 for other failures (timeout...).
 int ab_logclient_verify (ab_logclient_t *self, uint64_t from, uint64_t to, uint64_t *bad_seq,
@@ -111,6 +113,10 @@ int64_t ab_logclient_seq_at_time (ab_logclient_t *self, uint64_t ts, ab_error_t 
 //  Head seq of the log (0 when empty); copies its hash into hash if not
 //  NULL. Negative and *err on failure (timeout, ...).
 int64_t ab_logclient_head (ab_logclient_t *self, uint8_t hash[AB_HASH_SIZE], ab_error_t **err);
+
+//  First seq logd still holds (1 until retention drops history; reading
+//  before it is AB_E_TRUNCATED). Negative and *err on failure.
+int64_t ab_logclient_first (ab_logclient_t *self, ab_error_t **err);
 
 //  Endpoint this client talks to. Borrowed.
 const char *ab_logclient_endpoint (ab_logclient_t *self);

@@ -453,8 +453,7 @@ s_publish (self_t *self)
             ab_store_item_t *item = &self->items[end];
             if (item->duplicate || !item->bytes)
                 continue;
-            if (!streq (ab_event_type (item->event), type)
-                || total + item->size > AB_EVRUN_MAX)
+            if (!streq (ab_event_type (item->event), type) || total + item->size > AB_EVRUN_MAX)
                 break;
             total += item->size;
         }
@@ -537,7 +536,8 @@ s_serve (self_t *self, s_pending_t *p)
     size_t size;
     if (p->op == AB_PROTO_HEAD) {
         uint64_t head = ab_store_head (self->store, hash);
-        uint8_t *buf = ab_proto_encode_head_reply (p->reqid, head, hash, &size);
+        uint8_t *buf = ab_proto_encode_head_reply (p->reqid, head, hash,
+                                                   ab_store_first (self->store), &size);
         s_send (self, p->rid, p->rid_size, buf, size);
         return;
     }
@@ -1009,8 +1009,7 @@ ab_logd_test (bool verbose)
             //  (earlier multi-event appends come as one message each)
             ab_event_t **evs = NULL;
             size_t n = 0;
-            assert (ab_evrun_parse (topic, zframe_data (env), zframe_size (env), &evs, &n,
-                                         &err)
+            assert (ab_evrun_parse (topic, zframe_data (env), zframe_size (env), &evs, &n, &err)
                     == 0);
             for (size_t k = 0; k < n; k++)
                 assert (ab_event_seq (evs[k]) >= 1 && ab_event_hash_ok (evs[k]));
@@ -1045,8 +1044,7 @@ ab_logd_test (bool verbose)
         assert (zsock_recv (sub, "sf", &topic, &body) == 0);
         ab_event_t **evs = NULL;
         size_t n = 0;
-        assert (ab_evrun_parse (topic, zframe_data (body), zframe_size (body), &evs, &n,
-                                     &err)
+        assert (ab_evrun_parse (topic, zframe_data (body), zframe_size (body), &evs, &n, &err)
                 == 0);
         assert (n == want_counts[m]);
         assert (streq (topic, m == 1 ? "ev.node.left" : "ev.note.added"));

@@ -511,7 +511,8 @@ ab_proto_decode_reply (const uint8_t *buf, size_t len, ab_proto_reply_t *reply, 
         reply->op = streq (name, AB_PROTO_S_END) ? AB_PROTO_END : AB_PROTO_HEAD;
         const uint8_t *d;
         uint32_t size;
-        if ((rc = s_arity (name, n, 4, err))
+        bool head = reply->op == AB_PROTO_HEAD;
+        if ((rc = s_arity (name, n, head ? 5 : 4, err))
             || (rc = s_rd_uint (&c, "element 2 (head seq)", &reply->head_seq, err))
             || (rc = s_rd_raw (&c, "element 3 (head hash)", true, &d, &size, err)))
             goto fail;
@@ -521,6 +522,12 @@ ab_proto_decode_reply (const uint8_t *buf, size_t len, ab_proto_reply_t *reply, 
             goto fail;
         }
         memcpy (reply->head_hash, d, AB_HASH_SIZE);
+        if (head && (rc = s_rd_uint (&c, "element 4 (first seq)", &reply->first, err)))
+            goto fail;
+        if (head && reply->first == 0) {
+            rc = ab_error_set (err, AB_E_MALFORMED, "HEAD: first seq 0 (history starts at 1)");
+            goto fail;
+        }
     } else
         return ab_error_set (err, AB_E_MALFORMED, "reply: unknown reply \"%s\"", name);
     if (c.off != c.len) {
@@ -654,16 +661,19 @@ ab_proto_encode_nack (uint64_t reqid, ab_code_t code, const char *message, int64
     return s_finish (&sb, ok, size);
 }
 
+//  END and HEAD: [name, reqid, head seq, head hash] and, for HEAD, the
+//  first seq held (first 0: not sent).
 static uint8_t *
 s_encode_head (const char *name, uint64_t reqid, uint64_t head_seq,
-               const uint8_t head_hash[AB_HASH_SIZE], size_t *size)
+               const uint8_t head_hash[AB_HASH_SIZE], uint64_t first, size_t *size)
 {
     assert (head_hash);
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_begin (&sb, &pk, 4, name, reqid);
+    s_begin (&sb, &pk, first ? 5 : 4, name, reqid);
     bool ok = msgpack_pack_uint64 (&pk, head_seq) == 0
-              && msgpack_pack_bin_with_body (&pk, head_hash, AB_HASH_SIZE) == 0;
+              && msgpack_pack_bin_with_body (&pk, head_hash, AB_HASH_SIZE) == 0
+              && (!first || msgpack_pack_uint64 (&pk, first) == 0);
     return s_finish (&sb, ok, size);
 }
 
@@ -671,14 +681,15 @@ uint8_t *
 ab_proto_encode_end (uint64_t reqid, uint64_t head_seq, const uint8_t head_hash[AB_HASH_SIZE],
                      size_t *size)
 {
-    return s_encode_head (AB_PROTO_S_END, reqid, head_seq, head_hash, size);
+    return s_encode_head (AB_PROTO_S_END, reqid, head_seq, head_hash, 0, size);
 }
 
 uint8_t *
 ab_proto_encode_head_reply (uint64_t reqid, uint64_t head_seq,
-                            const uint8_t head_hash[AB_HASH_SIZE], size_t *size)
+                            const uint8_t head_hash[AB_HASH_SIZE], uint64_t first, size_t *size)
 {
-    return s_encode_head (AB_PROTO_S_HEAD, reqid, head_seq, head_hash, size);
+    assert (first >= 1);
+    return s_encode_head (AB_PROTO_S_HEAD, reqid, head_seq, head_hash, first, size);
 }
 
 //  --------------------------------------------------------------------------
@@ -898,10 +909,15 @@ ab_proto_test (bool verbose)
         ab_proto_reply_clear (&reply);
     }
     free (buf);
-    buf = ab_proto_encode_head_reply (16, 43, hash, &size);
+    buf = ab_proto_encode_head_reply (16, 43, hash, 7, &size);
     assert (ab_proto_decode_reply (buf, size, &reply, &err) == 0);
-    assert (reply.op == AB_PROTO_HEAD && reply.head_seq == 43);
+    assert (reply.op == AB_PROTO_HEAD && reply.head_seq == 43 && reply.first == 7);
     ab_proto_reply_clear (&reply);
+    for (size_t cut = 0; cut < size; cut++) {
+        assert (ab_proto_decode_reply (buf, cut, &reply, &err) < 0);
+        ab_error_destroy (&err);
+        ab_proto_reply_clear (&reply);
+    }
     free (buf);
 
     //  check_append: good, unknown type, forbidden, malformed; all-or-nothing.

@@ -21,7 +21,8 @@
       3. EVENTS  [ "EVENTS", reqid, [ envelope:bin, ... ] ] committed form;
                  zero or more EVENTS replies answer a READ, then:
       4. END     [ "END", reqid, head_seq:u64, head_hash:bin32 ]
-      5. HEAD    [ "HEAD", reqid, head_seq:u64, head_hash:bin32 ]
+      5. HEAD    [ "HEAD", reqid, head_seq:u64, head_hash:bin32, first:u64 ]
+                 (first: the first seq logd still holds, 1 until retention)
 
     Rules of the API:
     - Decoders never assert on input: every violation is an ab_error_t
@@ -95,6 +96,7 @@ typedef struct {
     int64_t index;                   //  NACK: offending envelope, -1 if none
     uint64_t head_seq;               //  END, HEAD
     uint8_t head_hash[AB_HASH_SIZE]; //  END, HEAD
+    uint64_t first;                  //  HEAD: first seq logd holds (≥ 1)
 } ab_proto_reply_t;
 
 //  Decode one request frame; envelopes longer than max_envelope are
@@ -141,7 +143,8 @@ uint8_t *ab_proto_encode_events (uint64_t reqid, const ab_proto_blob_t *envs, si
 uint8_t *ab_proto_encode_end (uint64_t reqid, uint64_t head_seq,
                               const uint8_t head_hash[AB_HASH_SIZE], size_t *size);
 uint8_t *ab_proto_encode_head_reply (uint64_t reqid, uint64_t head_seq,
-                                     const uint8_t head_hash[AB_HASH_SIZE], size_t *size);
+                                     const uint8_t head_hash[AB_HASH_SIZE], uint64_t first,
+                                     size_t *size);
 
 void ab_proto_test (bool verbose);
 

@@ -630,6 +630,35 @@ ab_store_scan (ab_store_t *self, uint64_t after, ab_store_fn *fn, void *arg, ab_
     return s_scan (self, after, self->head, fn, arg, err);
 }
 
+int
+ab_store_truncate (ab_store_t *self, uint64_t first, ab_error_t **err)
+{
+    assert (self);
+    if (first < 2 || first > self->head)
+        return ab_error_set (err, AB_E_INVALID,
+                             "truncate before seq %" PRIu64 ": must be in 2..%" PRIu64
+                             " (the head), so the log keeps at least one event",
+                             first, self->head);
+    if (first <= self->first)
+        return 0;
+    leveldb_writebatch_t *wb = leveldb_writebatch_create ();
+    uint8_t key[9];
+    for (uint64_t seq = self->first; seq < first; seq++) {
+        s_event_key (key, seq);
+        leveldb_writebatch_delete (wb, (char *)key, sizeof key);
+    }
+    uint8_t val[8];
+    s_put_be64 (val, first);
+    leveldb_writebatch_put (wb, "mf", 2, (char *)val, sizeof val);
+    char *errptr = NULL;
+    leveldb_write (self->db, self->wsync, wb, &errptr);
+    leveldb_writebatch_destroy (wb);
+    if (errptr)
+        return s_ldb_error (err, errptr, "synced truncate of", self);
+    self->first = first;
+    return 0;
+}
+
 int64_t
 ab_store_seq_at_time (ab_store_t *self, uint64_t ts, ab_error_t **err)
 {
@@ -704,7 +733,16 @@ ab_store_verify (ab_store_t *self, uint64_t from, uint64_t to, uint64_t *bad_seq
         return 0;
     s_verify_t v = { .bad = 0, .err = err };
     memset (v.prev, 0, AB_HASH_SIZE);
-    if (from > 1) {
+    if (from > 1 && from == self->first) {
+        //  Nothing before it is held: the anchor is the prev it carries.
+        ab_event_t *oldest = ab_store_event (self, from, err);
+        if (!oldest) {
+            *bad_seq = from;
+            return err && *err ? -(int)(*err)->code : -AB_E_CORRUPT;
+        }
+        memcpy (v.prev, ab_event_prev (oldest), AB_HASH_SIZE);
+        ab_event_destroy (&oldest);
+    } else if (from > 1) {
         //  The link into the range: the hash the event before it carries.
         ab_event_t *before = ab_store_event (self, from - 1, err);
         if (!before) {
@@ -980,11 +1018,13 @@ ab_store_test (bool verbose)
 
     //  History the store no longer holds is an explicit error, never a gap.
     {
-        uint8_t val[8];
-        s_put_be64 (val, 5);
-        char *errptr = NULL;
-        leveldb_put (store->db, store->wsync, "mf", 2, (char *)val, 8, &errptr);
-        assert (!errptr);
+        assert (ab_store_truncate (store, 1, &err) == -AB_E_INVALID);
+        ab_error_destroy (&err);
+        assert (ab_store_truncate (store, ab_store_head (store, NULL) + 1, &err) == -AB_E_INVALID);
+        ab_error_destroy (&err);
+        assert (ab_store_truncate (store, 5, &err) == 0);
+        assert (ab_store_first (store) == 5);
+        assert (ab_store_truncate (store, 3, &err) == 0 && ab_store_first (store) == 5);
         ab_store_close (&store);
         store = ab_store_open (path, &err);
         assert (store && ab_store_first (store) == 5);
@@ -997,6 +1037,28 @@ ab_store_test (bool verbose)
         assert (ab_store_scan (store, 4, s_scan_check, &sc, &err) == 2);
         //  seq_at_time searches only what is held.
         assert (ab_store_seq_at_time (store, 0, &err) == 5);
+    }
+
+    //  A truncated chain still verifies from its first event, and a
+    //  retry of a dropped event's pseq still gets its seq back.
+    {
+        char tpath[80];
+        snprintf (tpath, sizeof tpath, "%s/trunc", dir);
+        ab_store_t *t = ab_store_open (tpath, &err);
+        assert (t);
+        for (uint64_t p = 1; p <= 20; p++)
+            assert (s_append_one (t, alice, p, &dup) == p && !dup);
+        assert (ab_store_truncate (t, 8, &err) == 0);
+        uint64_t tbad = 0;
+        assert (ab_store_verify (t, 1, 0, &tbad, &err) == 0 && tbad == 0);
+        assert (ab_store_verify (t, 8, 12, &tbad, &err) == 0);
+        assert (s_append_one (t, alice, 3, &dup) == 3 && dup);
+        assert (ab_store_head (t, NULL) == 20);
+        ab_store_close (&t);
+        t = ab_store_open (tpath, &err);
+        assert (t && ab_store_first (t) == 8);
+        assert (ab_store_verify (t, 1, 0, &tbad, &err) == 0);
+        ab_store_close (&t);
     }
 
     //  Bad input: an empty path is an error, not a crash.

@@ -67,9 +67,18 @@ void ab_store_item_clear (ab_store_item_t *item);
 //  (zeros for an empty log) if hash is not NULL.
 uint64_t ab_store_head (ab_store_t *self, uint8_t hash[AB_HASH_SIZE]);
 
-//  First seq the store holds history from (1 today). Reading before it is
+//  First seq the store holds history from (1 until ab_store_truncate). Reading before it is
 //  AB_E_TRUNCATED: history that is gone is an error, never a silent gap.
 uint64_t ab_store_first (ab_store_t *self);
+
+//  Drop the history before seq `first` (2 ≤ first ≤ head): the events
+//  before it are deleted and `first` is recorded, in one synced write. This
+//  is what retention calls; reading before `first` is then AB_E_TRUNCATED.
+//  The chain from `first` on stays verifiable: its anchor is the prev that
+//  event `first` carries. Dedupe rows stay, so a late retry of a dropped
+//  event still gets its seq back and appends nothing. Returns 0, or -1 and
+//  *err (invalid: out of range; storage).
+int ab_store_truncate (ab_store_t *self, uint64_t first, ab_error_t **err);
 
 //  Commit time (ts) of the head event, 0 for an empty log.
 uint64_t ab_store_head_ts (ab_store_t *self);
