@@ -4,7 +4,6 @@
     the deploy's seq and time, the state and the counts.                   */
 #include "cli_stack.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,31 +18,23 @@ static const char s_usage[]
 int
 cmd_inspect (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[]
-        = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     bool json = false;
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else
-            return cli_bad_option (cli, c, argv);
-    }
-    if (argc - optind != 1)
-        return cli_usage (cli, "expected one STACK, got %d arguments", argc - optind);
-    const char *name = argv[optind];
+    const cli_opt_t opts[] = { { "json", NULL, &json }, { NULL, NULL, NULL } };
+    char **pos;
+    int rc;
+    int n = cli_parse (cli, argc, argv, s_usage, opts, &pos, &rc);
+    if (n < 0)
+        return rc;
+    if (n != 1)
+        return cli_usage (cli, "expected one STACK, got %d arguments", n);
+    const char *name = pos[0];
     ab_auto_error ab_error_t *err = NULL;
     cli_replay_t *replay = cli_replay_new (cli);
     if (cli_replay_load (replay, 0, 0, &err) < 0) {
         cli_replay_destroy (&replay);
         return cli_fail_err (cli, err);
     }
-    int rc = CLI_OK;
+    rc = CLI_OK;
     json_t *spec = cli_replay_stack_spec (replay, name);
     if (!spec)
         rc = cli_fail (cli, "not-found: no stack \"%s\" was ever deployed (see 'abbey ls')", name);

@@ -8,7 +8,6 @@
 #include "ab_kit.h"
 #include "cli_manifest.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,16 +41,13 @@ static const char s_show_usage[]
 static int
 s_load (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_load_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[] = { { NULL, 0, NULL, 0 } };
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
-        return cli_bad_option (cli, c, argv);
-    if (optind >= argc)
+    const cli_opt_t opts[] = { { NULL, NULL, NULL } };
+    char **pos;
+    int prc;
+    int npos = cli_parse (cli, argc, argv, s_load_usage, opts, &pos, &prc);
+    if (npos < 0)
+        return prc;
+    if (npos == 0)
         return cli_usage (cli, "expected FILE or DIR to load");
 
     ab_auto_error ab_error_t *err = NULL;
@@ -63,8 +59,7 @@ s_load (cli_t *cli, int argc, char **argv)
     ab_event_t **events = NULL;
     size_t nevents = 0;
     int rc = CLI_OK;
-    ssize_t n
-        = cli_docs_read ((const char *const *)argv + optind, (size_t)(argc - optind), &docs, diag);
+    ssize_t n = cli_docs_read ((const char *const *)pos, (size_t)npos, &docs, diag);
     if (cli_replay_load (replay, 0, 0, &err) < 0) {
         rc = cli_fail_err (cli, err);
         goto done;
@@ -230,26 +225,18 @@ s_kit_fn (const char *path, void *arg)
 static int
 s_ls (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_ls_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[]
-        = { { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
     bool json = false;
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else
-            return cli_bad_option (cli, c, argv);
-    }
-    if (optind < argc)
-        return cli_usage (cli, "unexpected argument '%s'", argv[optind]);
+    const cli_opt_t opts[] = { { "json", NULL, &json }, { NULL, NULL, NULL } };
+    char **pos;
+    int rc;
+    int n = cli_parse (cli, argc, argv, s_ls_usage, opts, &pos, &rc);
+    if (n < 0)
+        return rc;
+    if (n)
+        return cli_usage (cli, "unexpected argument '%s'", pos[0]);
     ab_auto_error ab_error_t *err = NULL;
     s_ls_t ls = { cli_replay_new (cli), json_array () };
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (cli_replay_load (ls.replay, 0, 0, &err) < 0)
         rc = cli_fail_err (cli, err);
     else {
@@ -285,29 +272,18 @@ s_ls (cli_t *cli, int argc, char **argv)
 static int
 s_show (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_show_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[] = { { "version", required_argument, NULL, 'v' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
     bool json = false;
     const char *version = NULL;
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else if (c == 'v')
-            version = optarg;
-        else
-            return cli_bad_option (cli, c, argv);
-    }
-    if (argc - optind != 1)
-        return cli_usage (cli, "expected one NAME (namespace/name), got %d arguments",
-                          argc - optind);
-    const char *name = argv[optind];
+    const cli_opt_t opts[]
+        = { { "version", &version, NULL }, { "json", NULL, &json }, { NULL, NULL, NULL } };
+    char **pos;
+    int prc;
+    int npos = cli_parse (cli, argc, argv, s_show_usage, opts, &pos, &prc);
+    if (npos < 0)
+        return prc;
+    if (npos != 1)
+        return cli_usage (cli, "expected one NAME (namespace/name), got %d arguments", npos);
+    const char *name = pos[0];
     ab_auto_error ab_error_t *err = NULL;
     cli_replay_t *replay = cli_replay_new (cli);
     int rc = CLI_OK;

@@ -4,7 +4,6 @@
     Removed stacks stay in the graph for history; --all shows them.       */
 #include "cli_stack.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,27 +56,17 @@ s_stack_fn (const char *path, void *arg)
 int
 cmd_ls (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-                                          { "json", no_argument, NULL, 'j' },
-                                          { NULL, 0, NULL, 0 } };
     bool json = false;
     s_ls_t ls = { .all = false };
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
-        if (c == 'a')
-            ls.all = true;
-        else if (c == 'j')
-            json = true;
-        else
-            return cli_bad_option (cli, c, argv);
-    }
-    if (optind < argc)
-        return cli_usage (cli, "unexpected argument '%s'", argv[optind]);
+    const cli_opt_t opts[]
+        = { { "all", NULL, &ls.all }, { "json", NULL, &json }, { NULL, NULL, NULL } };
+    char **pos;
+    int rc;
+    int n = cli_parse (cli, argc, argv, s_usage, opts, &pos, &rc);
+    if (n < 0)
+        return rc;
+    if (n)
+        return cli_usage (cli, "unexpected argument '%s'", pos[0]);
     ab_auto_error ab_error_t *err = NULL;
     ls.replay = cli_replay_new (cli);
     if (cli_replay_load (ls.replay, 0, 0, &err) < 0) {

@@ -9,7 +9,6 @@
 #include "ab_spec.h"
 #include "cli_manifest.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,22 +58,18 @@ s_validate_kits (cli_replay_t *replay, const cli_doc_t *docs, size_t n, ab_diag_
 int
 cmd_validate (cli_t *cli, int argc, char **argv)
 {
-    if (cli_wants_help (argc, argv)) {
-        fputs (s_usage, stdout);
-        return CLI_OK;
-    }
-    static const struct option opts[] = { { NULL, 0, NULL, 0 } };
-    cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1)
-        return cli_bad_option (cli, c, argv);
-    if (optind >= argc)
+    const cli_opt_t opts[] = { { NULL, NULL, NULL } };
+    char **pos;
+    int prc;
+    int npos = cli_parse (cli, argc, argv, s_usage, opts, &pos, &prc);
+    if (npos < 0)
+        return prc;
+    if (npos == 0)
         return cli_usage (cli, "expected FILE or DIR to validate");
     ab_diag_t *diag = ab_diag_new ();
     cli_replay_t *replay = cli_replay_new (cli);
     cli_doc_t *docs = NULL;
-    ssize_t n
-        = cli_docs_read ((const char *const *)argv + optind, (size_t)(argc - optind), &docs, diag);
+    ssize_t n = cli_docs_read ((const char *const *)pos, (size_t)npos, &docs, diag);
     size_t nkits = 0;
     for (ssize_t i = 0; i < n; i++) {
         if (!docs[i].compose) {
