@@ -117,6 +117,11 @@ s_is_compose (const char *path, const char *text, size_t size)
     ab_error_t *err = NULL;
     ab_ynode_t *root = ab_yaml_parse (path, text, size, NULL, &err);
     ab_error_destroy (&err);
+    if (!root) {
+        //  Not YAML at all: the loader its name suggests says where.
+        const char *base = strrchr (path, '/') ? strrchr (path, '/') + 1 : path;
+        return strstr (base, "compose") != NULL;
+    }
     const ab_ynode_t *services = ab_ynode_get (root, "services");
     bool compose
         = services && ab_ynode_kind (services) == AB_YNODE_MAP && !ab_ynode_get (root, "namespace");
@@ -276,7 +281,7 @@ s_project (const cli_doc_t *doc)
     free (copy);
     ab_ynode_t *root = real ? ab_yaml_parse (doc->path, doc->text, doc->size, NULL, NULL) : NULL;
     char *out = NULL;
-    if (real && !ab_ynode_get (root, "name")) {
+    if (real && !(root && ab_ynode_get (root, "name"))) {
         const char *base = strrchr (real, '/') ? strrchr (real, '/') + 1 : real;
         out = calloc (1, AB_SPEC_NAME_MAX + 1);
         assert (out);

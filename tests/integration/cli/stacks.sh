@@ -30,6 +30,23 @@ grep -q "docker-compose, stack webapp, 3 services" <<<"$out" || fail "validate c
 grep -q "warning: .*docker-compose.yml:40:5: key \"logging\"" <<<"$out" || fail "validate warns: $out"
 grep -q "ok: no errors" <<<"$out" || fail "validate ok: $out"
 
+#  Not YAML at all, or broken YAML: a clear error naming file and place,
+#  never a crash, nothing appended.
+head -c 2000 /dev/urandom >"$m/garbage.yaml"
+expect_fail "deploy garbage" abbey deploy "$m/garbage.yaml" --detach
+expect_err_has "garbage named" "garbage.yaml: file contains a NUL byte; not a YAML text"
+mkdir -p "$m/broken"
+printf 'services: [1, 2\n' >"$m/broken/docker-compose.yml"
+for verb in validate "deploy -f"; do
+  # shellcheck disable=SC2086
+  expect_fail "$verb broken compose" abbey $verb "$m/broken/docker-compose.yml"
+  expect_err_has "$verb broken compose at its line" "docker-compose.yml:2:1: YAML syntax"
+done
+printf -- '- a\n- b\n' >"$m/list.yaml"
+expect_fail "validate a list" abbey validate "$m/list.yaml"
+expect_err_has "a list is no kit" "list.yaml:1:1: key \"(document)\": expected a map of definitions, got a list"
+expect_eq "nothing appended for garbage" "$(head_seq)" 0
+
 #  A deploy with a mistake appends nothing and says where.
 expect_fail "deploy bad" abbey deploy "$m/bad.kit.yaml"
 expect_err_has "deploy bad names the place" "bad.kit.yaml:5:3"
