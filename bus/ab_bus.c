@@ -277,22 +277,6 @@ ab_bus_pub_socket (ab_bus_t *self)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-//  A committed event as logd would publish it, encoded.
-static uint8_t *
-s_committed (uint64_t seq, const char *type, size_t *size)
-{
-    ab_event_t *ev = ab_event_new (type, "note/selftest");
-    assert (ev);
-    assert (ab_event_set_data_json (ev, "{\"text\": \"hello\"}", NULL) == 0);
-    ab_event_set_pseq (ev, seq);
-    uint8_t prev[AB_HASH_SIZE] = { 0 };
-    ab_event_seal (ev, seq, 1700000000000000000ull + seq, "logd:logd:selftest", prev);
-    uint8_t *buf = ab_event_encode (ev, size, NULL);
-    assert (buf);
-    ab_event_destroy (&ev);
-    return buf;
-}
-
 static void
 s_send2 (zsock_t *pub, const char *topic, const void *body, size_t size)
 {
@@ -351,7 +335,7 @@ ab_bus_test (bool verbose)
     zsock_t *logd = ab_testrig_client (rig, ZMQ_PUB, "logd", ab_busd_public_key (busd),
                                        ab_busd_publish_endpoint (busd));
     size_t size = 0;
-    uint8_t *ev1 = s_committed (1, "note.added", &size);
+    uint8_t *ev1 = ab_testrig_committed (1, "note.added", &size);
     deadline = zclock_mono () + 5000;
     while (!msg && zclock_mono () < deadline) {
         s_send2 (logd, "ev.note.added", ev1, size);
@@ -367,7 +351,7 @@ ab_bus_test (bool verbose)
     s_send2 (logd, "ev.note.added", "\xc1garbage", 8);
     s_send2 (logd, "ev.note.removed", ev1, size);         //  topic and type disagree
     zmq_send (zsock_resolve (logd), "sig.lonely", 10, 0); //  one frame only
-    uint8_t *ev2 = s_committed (2, "note.added", &size);
+    uint8_t *ev2 = ab_testrig_committed (2, "note.added", &size);
     s_send2 (logd, "ev.note.added", ev2, size);
     assert (ab_bus_recv (bus, 2000, &err) == NULL);
     assert (err->code == AB_E_MALFORMED && strstr (err->msg, "ev.note.added"));
@@ -382,9 +366,9 @@ ab_bus_test (bool verbose)
     //  A run of events in one message: envelopes back to back, consecutive
     //  seqs, one type; a gap, a stranger or a torn tail spoils it whole
     size_t s3, s4, so;
-    uint8_t *ev3 = s_committed (3, "note.added", &s3);
-    uint8_t *ev4 = s_committed (4, "note.added", &s4);
-    uint8_t *other = s_committed (4, "note.removed", &so);
+    uint8_t *ev3 = ab_testrig_committed (3, "note.added", &s3);
+    uint8_t *ev4 = ab_testrig_committed (4, "note.added", &s4);
+    uint8_t *other = ab_testrig_committed (4, "note.removed", &so);
     uint8_t run[4096];
     assert (size + s3 + s4 + so <= sizeof run);
     memcpy (run, ev2, size);

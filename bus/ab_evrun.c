@@ -25,7 +25,7 @@ ab_evrun_free (ab_event_t ***events_p, size_t count)
 
 int
 ab_evrun_parse (const char *topic, const uint8_t *body, size_t size, ab_event_t ***events_p,
-               size_t *count_p, ab_error_t **err)
+                size_t *count_p, ab_error_t **err)
 {
     assert (topic);
     assert (body || size == 0);
@@ -51,14 +51,13 @@ ab_evrun_parse (const char *topic, const uint8_t *body, size_t size, ab_event_t 
         }
         if (strcmp (topic + 3, ab_event_type (ev)) != 0)
             rc = ab_error_set (err, AB_E_MALFORMED,
-                               "bus: topic '%s' carries an event of type '%s' (event %zu)",
-                               topic, ab_event_type (ev), count);
+                               "bus: topic '%s' carries an event of type '%s' (event %zu)", topic,
+                               ab_event_type (ev), count);
         else if (count && ab_event_seq (ev) != ab_event_seq (events[count - 1]) + 1)
             rc = ab_error_set (err, AB_E_MALFORMED,
                                "bus: events on '%s': seq %" PRIu64 " follows seq %" PRIu64
                                " (event %zu; a message holds consecutive seqs)",
-                               topic, ab_event_seq (ev), ab_event_seq (events[count - 1]),
-                               count);
+                               topic, ab_event_seq (ev), ab_event_seq (events[count - 1]), count);
         if (rc) {
             ab_event_destroy (&ev);
             break;
@@ -84,6 +83,8 @@ ab_evrun_parse (const char *topic, const uint8_t *body, size_t size, ab_event_t 
 //  --------------------------------------------------------------------------
 //  Selftest
 
+//  Same as ab_testrig_committed: this file is also built alone into the
+//  fuzz_evrun target, which does not link the rig (busd, keys).
 static uint8_t *
 s_committed (uint64_t seq, const char *type, size_t *size)
 {

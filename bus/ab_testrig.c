@@ -4,6 +4,7 @@
 #include <assert.h>
 
 #include "ab_testrig.h"
+#include "ab_event.h"
 #include "ab_keyring.h"
 
 #include <limits.h>
@@ -115,6 +116,21 @@ ab_testrig_client (ab_testrig_t *self, int type, const char *name, const char *s
     if (type == ZMQ_SUB)
         zsock_set_subscribe (sock, "");
     return sock;
+}
+
+uint8_t *
+ab_testrig_committed (uint64_t seq, const char *type, size_t *size)
+{
+    ab_event_t *ev = ab_event_new (type, "note/selftest");
+    assert (ev);
+    assert (ab_event_set_data_json (ev, "{\"text\": \"hello\"}", NULL) == 0);
+    ab_event_set_pseq (ev, seq);
+    uint8_t prev[AB_HASH_SIZE] = { 0 };
+    ab_event_seal (ev, seq, 1700000000000000000ull + seq, "logd:logd:selftest", prev);
+    uint8_t *buf = ab_event_encode (ev, size, NULL);
+    assert (buf);
+    ab_event_destroy (&ev);
+    return buf;
 }
 
 void

@@ -13,6 +13,7 @@
 #include "ab_cluster.h"
 #include <czmq.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct _ab_testrig_t ab_testrig_t;
 
@@ -38,6 +39,10 @@ ab_cluster_t *ab_testrig_cluster (ab_testrig_t *self);
 //  caller destroys it.
 zsock_t *ab_testrig_client (ab_testrig_t *self, int type, const char *name, const char *server_key,
                             const char *endpoint);
+
+//  A committed note event with seq (and pseq) seq, as logd would publish
+//  it, encoded; its prev is zeros. The caller frees it. Needs no rig.
+uint8_t *ab_testrig_committed (uint64_t seq, const char *type, size_t *size);
 
 void ab_testrig_test (bool verbose);
 
