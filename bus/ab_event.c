@@ -992,12 +992,24 @@ ab_event_encode (const ab_event_t *self, size_t *size, ab_error_t **err)
 static int
 s_key_index (const uint8_t *k, size_t n)
 {
-    //  Hot: once per key of every decoded event. Lengths are 2 to 4.
-    static const uint8_t lens[F__COUNT] = { 3, 2, 4, 4, 3, 4, 4, 4, 4 };
+    //  Hot: once per key of every decoded event. Lengths are 2 to 4, so a
+    //  key compares as one integer, its bytes and its length: no memcmp.
+#define S_K(a, b, c, d, len)                                                                   \
+    ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24               \
+     | (uint64_t)(len) << 32)
+    static const uint64_t packed[F__COUNT] = {
+        S_K ('s', 'e', 'q', 0, 3),   S_K ('t', 's', 0, 0, 2),     S_K ('t', 'y', 'p', 'e', 4),
+        S_K ('s', 'u', 'b', 'j', 4), S_K ('s', 'r', 'c', 0, 3),   S_K ('p', 's', 'e', 'q', 4),
+        S_K ('p', 'r', 'e', 'v', 4), S_K ('h', 'a', 's', 'h', 4), S_K ('d', 'a', 't', 'a', 4)
+    };
     if (n < 2 || n > 4)
         return -1;
+    uint8_t b[4] = { 0 };
+    memcpy (b, k, n);
+    uint64_t v = S_K (b[0], b[1], b[2], b[3], n);
+#undef S_K
     for (int i = 0; i < F__COUNT; i++)
-        if (lens[i] == n && memcmp (s_keys[i], k, n) == 0)
+        if (packed[i] == v)
             return i;
     return -1;
 }

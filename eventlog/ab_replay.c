@@ -36,7 +36,19 @@ typedef struct {
     bool stop;               //  the caller wants no more
     ab_error_t *error;       //  why the worker stopped early, or NULL
     s_batch_t fill;          //  the worker's batch being filled
+    ab_event_t *spent[S_BATCH]; //  the worker's: events the caller is done with
+    size_t nspent;              //  entries in spent, freed one per decode
 } s_shared_t;
+
+//  Worker: free the events in spent. Freed one before each decode instead,
+//  a freed block is the next malloc's (glibc's per-thread cache holds 7 of
+//  a size); freeing a whole batch at once overflowed it into the arena.
+static void
+s_spent_free (s_shared_t *sh)
+{
+    while (sh->nspent)
+        ab_event_destroy (&sh->spent[--sh->nspent]);
+}
 
 static void
 s_check (s_batch_t *b)
@@ -84,10 +96,13 @@ s_publish (s_shared_t *sh)
     if (!stop) {
         s_batch_t *slot = &sh->ring[sh->tail % S_RING];
         //  The caller leaves the events it is done with in the slot: they
-        //  are freed here, by the thread that allocated them (a free from
-        //  the other thread contends for this thread's malloc arena).
+        //  are freed by this thread, which allocated them (a free from the
+        //  other thread contends for this thread's malloc arena), one
+        //  before each decode (s_spent_free).
+        s_spent_free (sh);
         for (size_t i = 0; i < slot->count; i++)
-            ab_event_destroy (&slot->events[i]);
+            if (slot->events[i])
+                sh->spent[sh->nspent++] = slot->events[i];
         memcpy (slot->events, sh->fill.events, sh->fill.count * sizeof (ab_event_t *));
         slot->count = sh->fill.count;
         atomic_store (&slot->state, S_UNCHECKED);
@@ -106,6 +121,8 @@ static int
 s_scan_fn (uint64_t seq, const uint8_t *bytes, size_t size, void *arg)
 {
     s_shared_t *sh = (s_shared_t *) arg;
+    if (sh->nspent)
+        ab_event_destroy (&sh->spent[--sh->nspent]);
     ab_error_t *derr = NULL;
     ab_event_t *ev = ab_event_decode (bytes, size, AB_EVENT_COMMITTED, AB_FRAME_MAX, &derr);
     if (!ev || ab_event_seq (ev) != seq) {
@@ -135,6 +152,7 @@ s_worker (void *arg)
     ab_error_destroy (&err);
     if (sh->fill.count)
         s_publish (sh);
+    s_spent_free (sh);
     pthread_mutex_lock (&sh->lock);
     sh->done = true;
     pthread_cond_broadcast (&sh->changed);
