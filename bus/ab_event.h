@@ -99,6 +99,12 @@ void ab_event_seal (ab_event_t *self, uint64_t seq, uint64_t ts, const char *src
 //  the result is the same either way.
 bool ab_event_hash_ok (const ab_event_t *self);
 
+//  A hint, no effect on behaviour: the thread calling it is about to read
+//  this event (decoded by another thread): start fetching into the cache
+//  what hash_ok, the accessors and data read. What a replay calls a few
+//  events ahead (eventlog/ab_replay).
+void ab_event_prefetch (const ab_event_t *self);
+
 //  Canonical encoding. Returns a malloc'd buffer the caller frees, or NULL
 //  and *err if the event breaks a limit: AB_E_INVALID for a bad field
 //  (empty type...), AB_E_OVERSIZE over AB_FRAME_MAX (sealing adds ~220

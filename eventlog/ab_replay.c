@@ -50,13 +50,20 @@ s_spent_free (s_shared_t *sh)
         ab_event_destroy (&sh->spent[--sh->nspent]);
 }
 
+#define S_AHEAD 4 //  events prefetched ahead of the one being read
+
 static void
 s_check (s_batch_t *b)
 {
     size_t bad = b->count;
-    for (size_t i = 0; i < b->count && bad == b->count; i++)
+    for (size_t i = 0; i < S_AHEAD && i < b->count; i++)
+        ab_event_prefetch (b->events[i]);
+    for (size_t i = 0; i < b->count && bad == b->count; i++) {
+        if (i + S_AHEAD < b->count)
+            ab_event_prefetch (b->events[i + S_AHEAD]);
         if (!ab_event_hash_ok (b->events[i]))
             bad = i;
+    }
     b->bad = bad;
     atomic_store (&b->state, S_CHECKED);
 }
@@ -210,7 +217,11 @@ ab_replay_store (ab_store_t *store, uint64_t after, ab_replay_fn *fn, void *arg,
                 pthread_cond_wait (&sh->changed, &sh->lock);
             pthread_mutex_unlock (&sh->lock);
         }
+        for (size_t i = 0; i < S_AHEAD && i < b->count; i++)
+            ab_event_prefetch (b->events[i]);
         for (size_t i = 0; i < b->count; i++) {
+            if (i + S_AHEAD < b->count)
+                ab_event_prefetch (b->events[i + S_AHEAD]);
             ab_event_t *ev = b->events[i];
             uint64_t seq = ab_event_seq (ev);
             if (!stopped && i == b->bad) {
