@@ -588,15 +588,35 @@ s_node_joined (s_ctx_t *ctx)
     node->memory = memory;
     if (s_labels_same (node, labels, nlabels))
         nlabels = 0; //  a re-announce with the same labels: keep them
-    else
+    else if (nlabels == 0)
         s_labels_free (node);
     if (nlabels) {
+        //  Changed labels: strings of a key or value the node already has
+        //  are moved over, not freed and copied again.
+        s_label_t *old = node->labels;
+        size_t nold = node->nlabels;
         node->labels = calloc (nlabels, sizeof (s_label_t));
         assert (node->labels);
+        node->nlabels = 0;
         for (uint32_t i = 0; i < nlabels; i++) {
             const msgpack_object_kv *kv = &labels->via.map.ptr[i];
-            s_label_t label = { s_strndup (kv->key.via.str.ptr, kv->key.via.str.size),
-                                s_strndup (kv->val.via.str.ptr, kv->val.via.str.size) };
+            s_str_t k = { kv->key.via.str.ptr, kv->key.via.str.size };
+            s_str_t v = { kv->val.via.str.ptr, kv->val.via.str.size };
+            s_label_t label = { NULL, NULL };
+            for (size_t j = 0; j < nold && !label.key; j++)
+                if (old[j].key && strlen (old[j].key) == k.len
+                    && memcmp (old[j].key, k.ptr, k.len) == 0) {
+                    label.key = old[j].key;
+                    old[j].key = NULL;
+                    if (strlen (old[j].val) == v.len && memcmp (old[j].val, v.ptr, v.len) == 0) {
+                        label.val = old[j].val;
+                        old[j].val = NULL;
+                    }
+                }
+            if (!label.key)
+                label.key = s_strndup (k.ptr, k.len);
+            if (!label.val)
+                label.val = s_strndup (v.ptr, v.len);
             //  Insertion sort by key: label sets are small.
             size_t at = node->nlabels;
             while (at > 0 && strcmp (node->labels[at - 1].key, label.key) > 0) {
@@ -606,6 +626,11 @@ s_node_joined (s_ctx_t *ctx)
             node->labels[at] = label;
             node->nlabels++;
         }
+        for (size_t j = 0; j < nold; j++) {
+            free (old[j].key);
+            free (old[j].val);
+        }
+        free (old);
     }
     s_replace (&node->reason, NULL);
     s_touch (ctx, node, S_READY);
