@@ -120,6 +120,18 @@ typedef struct {
     s_step_t path[AB_DATA_DEPTH + 1];
 } s_rd_t;
 
+//  A reader over [p, p + size). path is left as it is: only its first
+//  plen steps are ever read (zeroing all of it was ~10 % of a decode).
+static inline void
+s_rd_init (s_rd_t *rd, const uint8_t *p, size_t size, const char *prefix)
+{
+    rd->base = rd->p = p;
+    rd->end = p + size;
+    rd->prefix = prefix;
+    rd->field = NULL;
+    rd->plen = 0;
+}
+
 //  Printable, bounded rendering of untrusted bytes for messages.
 static void
 s_quote (const uint8_t *p, size_t n, char *out, size_t cap)
@@ -716,7 +728,8 @@ ab_event_set_data (ab_event_t *self, const uint8_t *mp, size_t size, ab_error_t 
                              AB_FRAME_MAX);
     if (size == 0)
         return ab_error_set (err, AB_E_MALFORMED, "data: empty; expected a msgpack map");
-    s_rd_t rd = { .base = mp, .p = mp, .end = mp + size, .prefix = "data" };
+    s_rd_t rd;
+    s_rd_init (&rd, mp, size, "data");
     int rc = s_check_data (&rd, err);
     if (rc)
         return rc;
@@ -1020,9 +1033,7 @@ s_key_index (const uint8_t *k, size_t n)
     };
     if (n < 2 || n > 4)
         return -1;
-    uint8_t b[4] = { 0 };
-    memcpy (b, k, n);
-    uint64_t v = S_K (b[0], b[1], b[2], b[3], n);
+    uint64_t v = S_K (k[0], k[1], n > 2 ? k[2] : 0, n > 3 ? k[3] : 0, n);
 #undef S_K
     for (int i = 0; i < F__COUNT; i++)
         if (packed[i] == v)
@@ -1110,7 +1121,8 @@ s_decode (const uint8_t *buf, size_t size, ab_event_form_t form, size_t max_size
         ab_error_set (err, AB_E_MALFORMED, "envelope: empty frame");
         return NULL;
     }
-    s_rd_t rd = { .base = buf, .p = buf, .end = buf + size, .prefix = "envelope" };
+    s_rd_t rd;
+    s_rd_init (&rd, buf, size, "envelope");
     s_obj_t top;
     if (s_head (&rd, &top, err))
         return NULL;
