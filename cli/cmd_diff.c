@@ -12,13 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CLI_DIFF_CHANGES 3 //  --exit-code: the deploy would change something
+
 static const char s_usage[]
     = "Usage: abbey diff FILE|DIR|NAME... [--name STACK] [--set S.VAR=VALUE]...\n"
       "                  [--values FILE] [-f COMPOSEFILE] [--profile P]... [--json]\n"
+      "                  [--exit-code]\n"
       "\n"
       "Show what deploying these manifests would change in the deployed stack:\n"
       "services added (+), removed (-) and changed (~), field by field.\n" CLI_MANIFEST_HELP
       "  --json             {stack, from, to, added, removed, changed, stack_fields}\n"
+      "  --exit-code        exit 3 when a deploy would change something, 0 when\n"
+      "                     not (1 and 2 keep meaning failure and usage), for scripts\n"
       "Prints \"no changes\" when the deployed version is the same.\n";
 
 int
@@ -28,10 +33,12 @@ cmd_diff (cli_t *cli, int argc, char **argv)
         fputs (s_usage, stdout);
         return CLI_OK;
     }
-    static const struct option opts[]
-        = { CLI_MANIFEST_OPTIONS, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 } };
+    static const struct option opts[] = { CLI_MANIFEST_OPTIONS,
+                                          { "json", no_argument, NULL, 'j' },
+                                          { "exit-code", no_argument, NULL, 'x' },
+                                          { NULL, 0, NULL, 0 } };
     cli_manifest_t manifest = { .ninputs = 0 };
-    bool json = false;
+    bool json = false, exit_code = false;
     ab_auto_error ab_error_t *err = NULL;
     cli_getopt_reset ();
     int c;
@@ -41,6 +48,8 @@ cmd_diff (cli_t *cli, int argc, char **argv)
                 return cli_usage (cli, "%s", ab_error_msg (err));
         } else if (c == 'j')
             json = true;
+        else if (c == 'x')
+            exit_code = true;
         else {
             int taken = cli_manifest_option (&manifest, c, optarg, &err);
             if (taken < 0)
@@ -100,6 +109,8 @@ cmd_diff (cli_t *cli, int argc, char **argv)
             fputc ('\n', stdout);
         free (text);
     }
+    if (exit_code && !ab_spec_diff_empty (diff))
+        rc = CLI_DIFF_CHANGES;
 done:
     json_decref (diff);
     json_decref (deployed);

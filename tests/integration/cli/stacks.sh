@@ -124,6 +124,8 @@ expect_eq "diff of a new stack" "$(abbey diff "$m/shop.kit.yaml" --name fresh | 
 + service db
 + service web"
 expect_eq "diff appends nothing" "$(head_seq)" 2
+if abbey diff "$m/shop.kit.yaml" --exit-code >/dev/null; then fail "diff --exit-code with changes exited 0"
+else expect_eq "diff --exit-code with changes" $? 3; fi
 
 #  Re-deploy: a new version; then diff shows no changes.
 abbey deploy "$m/shop.kit.yaml" --detach >/dev/null
@@ -132,6 +134,7 @@ v2="$(abbey inspect app --json | jq -r .version)"
 expect_eq "ls new version" "$(abbey ls --json | jq -r '.[0].version')" "$v2"
 expect_eq "ls new desired" "$(abbey ls --json | jq '.[0].desired')" 8
 grep -q "no changes" <<<"$(abbey diff "$m/shop.kit.yaml")" || fail "diff after deploy"
+abbey diff "$m/shop.kit.yaml" --exit-code >/dev/null || fail "diff --exit-code without changes exited $?"
 
 #  Deploy-time overrides: --values FILE, and --set after it wins.
 printf 'api:\n  pool: 30\n' >"$m/values.yaml"
