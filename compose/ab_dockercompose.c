@@ -233,27 +233,14 @@ s_subst (s_ctx_t *c, const char *text, size_t len, FILE *f, const ab_ynode_t *no
     return 0;
 }
 
-//  A copy of the tree with every scalar value substituted (keys are not).
+//  One scalar value with ${VAR} substituted (ab_ynode_map_fn; keys are
+//  not substituted).
 static ab_ynode_t *
-s_interpolate (s_ctx_t *c, const ab_ynode_t *node)
+s_interpolate (void *arg, const ab_ynode_t *node, const char *key, const char *holder)
 {
-    if (ab_ynode_kind (node) != AB_YNODE_SCALAR) {
-        bool map = ab_ynode_kind (node) == AB_YNODE_MAP;
-        ab_ynode_t *copy = map ? ab_ynode_new_map (node) : ab_ynode_new_seq (node);
-        bool ok = copy != NULL;
-        for (size_t i = 0; copy && i < ab_ynode_size (node); i++) {
-            ab_ynode_t *v = s_interpolate (c, ab_ynode_at (node, i));
-            if (!v)
-                ok = false;
-            else if (map)
-                ab_ynode_append (copy, ab_ynode_key_at (node, i), &v);
-            else
-                ab_ynode_push (copy, &v);
-        }
-        if (!ok)
-            ab_ynode_destroy (&copy);
-        return copy;
-    }
+    (void)key;
+    (void)holder;
+    s_ctx_t *c = (s_ctx_t *)arg;
     const char *text = ab_ynode_str (node);
     if (!strchr (text, '$'))
         return ab_ynode_dup (node);
@@ -1266,7 +1253,7 @@ ab_dockercompose_compile (const ab_dockercompose_input_t *in, ab_diag_t *diag)
     }
     if (ab_field_map (raw, "(document)", diag))
         goto done;
-    doc = s_interpolate (&c, raw);
+    doc = ab_ynode_map (raw, "", s_interpolate, &c);
     if (!doc)
         goto done;
     static const char *const top_keys[] = { "version", "name",    "services", "volumes", "networks",

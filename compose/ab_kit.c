@@ -812,33 +812,15 @@ s_connections (s_svc_t *s, const ab_ynode_t *node, const char *ns, json_t *marks
     return rc;
 }
 
-//  Copy node with expressions and ${…} evaluated. secret() results are
-//  allowed only where secret_ok (env values). NULL after reporting.
+//  One scalar of a service body with its expression or ${…} evaluated
+//  (ab_ynode_map_fn). secret() results are allowed only as a whole value in
+//  the env map: a secret must reach the agent as a reference, and env
+//  values are the one place a container receives it.
 static ab_ynode_t *
-s_eval_tree (s_svc_t *s, const ab_ynode_t *node, const char *key, bool secret_ok)
+s_eval_scalar (void *arg, const ab_ynode_t *node, const char *key, const char *holder)
 {
-    if (ab_ynode_kind (node) != AB_YNODE_SCALAR) {
-        bool map = ab_ynode_kind (node) == AB_YNODE_MAP;
-        ab_ynode_t *copy = map ? ab_ynode_new_map (node) : ab_ynode_new_seq (node);
-        bool ok = copy != NULL;
-        for (size_t i = 0; copy && i < ab_ynode_size (node); i++) {
-            const char *k = map ? ab_ynode_key (node, i) : key;
-            //  Why only here: a secret must reach the agent as a reference,
-            //  and env values are the one place a container receives it.
-            bool sub_ok = map && !strcmp (key, "env");
-            ab_ynode_t *v = s_eval_tree (s, ab_ynode_at (node, i), k, sub_ok);
-            //  Why go on after a failure: validate reports every mistake.
-            if (!v)
-                ok = false;
-            else if (map)
-                ab_ynode_append (copy, ab_ynode_key_at (node, i), &v);
-            else
-                ab_ynode_push (copy, &v);
-        }
-        if (!ok)
-            ab_ynode_destroy (&copy);
-        return copy;
-    }
+    s_svc_t *s = (s_svc_t *)arg;
+    bool secret_ok = holder && !strcmp (holder, "env");
     const char *text = ab_ynode_str (node);
     bool expr = ab_expr_is (text);
     bool interp = !expr && ab_expr_has_interpolation (text);
@@ -1379,7 +1361,7 @@ s_service (ab_kit_t *self, s_member_t *members, size_t nmembers, size_t index, j
         = { "variables", "connections", "defines", "version", "description" };
     for (size_t i = 0; body && i < sizeof skip / sizeof skip[0]; i++)
         ab_ynode_remove (body, skip[i]);
-    ab_ynode_t *t = body ? s_eval_tree (&s, body, "service", false) : NULL;
+    ab_ynode_t *t = body ? ab_ynode_map (body, "service", s_eval_scalar, &s) : NULL;
     ab_ynode_destroy (&body);
     json_t *svc = json_object ();
     if (!t || s_service_fields (&s, t, def->ns, svc, marks, volumes))

@@ -112,6 +112,36 @@ fail:
     return NULL;
 }
 
+static ab_ynode_t *
+s_map (const ab_ynode_t *node, const char *key, const char *holder, ab_ynode_map_fn *fn, void *arg)
+{
+    if (node->kind == AB_YNODE_SCALAR)
+        return fn (arg, node, key, holder);
+    bool map = node->kind == AB_YNODE_MAP;
+    ab_ynode_t *copy = map ? ab_ynode_new_map (node) : ab_ynode_new_seq (node);
+    bool ok = copy != NULL;
+    for (size_t i = 0; copy && i < node->size; i++) {
+        const char *k = map ? node->keys[i]->text : key;
+        ab_ynode_t *v = s_map (node->items[i], k, map ? key : NULL, fn, arg);
+        if (!v)
+            ok = false;
+        else if (map)
+            ab_ynode_append (copy, node->keys[i], &v);
+        else
+            ab_ynode_push (copy, &v);
+    }
+    if (!ok)
+        ab_ynode_destroy (&copy);
+    return copy;
+}
+
+ab_ynode_t *
+ab_ynode_map (const ab_ynode_t *node, const char *key, ab_ynode_map_fn *fn, void *arg)
+{
+    assert (node && key && fn);
+    return s_map (node, key, NULL, fn, arg);
+}
+
 ab_ynode_t *
 ab_ynode_new_map (const ab_ynode_t *at)
 {
@@ -819,6 +849,19 @@ ab_yaml_parse (const char *file, const char *text, size_t size, const ab_yaml_li
 
 //  --------------------------------------------------------------------------
 
+//  ab_ynode_map_fn for the selftest: "key|holder|text", refusing "bad".
+static ab_ynode_t *
+s_tag_fn (void *arg, const ab_ynode_t *scalar, const char *key, const char *holder)
+{
+    int *calls = (int *)arg;
+    (*calls)++;
+    if (!strcmp (ab_ynode_str (scalar), "bad"))
+        return NULL;
+    char text[128];
+    snprintf (text, sizeof text, "%s|%s|%s", key, holder ? holder : "-", ab_ynode_str (scalar));
+    return ab_ynode_new_scalar (text, scalar);
+}
+
 static ab_ynode_t *
 s_parse_str (const char *text, ab_error_t **err)
 {
@@ -923,6 +966,28 @@ ab_yaml_test (bool verbose)
         assert (!ab_yaml_parse ("w.yaml", wide, strlen (wide), NULL, &err));
         assert (strstr (err->msg, "more than 10000 entries in one list"));
         free (wide);
+    }
+
+    //  ab_ynode_map: every scalar value through fn with its key and the key
+    //  of the map holding it; keys untouched; positions kept; any failure
+    //  fails the copy after every scalar was seen.
+    {
+        ab_ynode_t *t = s_parse_str ("env: {A: x}\nlist: [y, {B: z}]\n", &err);
+        assert (t);
+        int calls = 0;
+        ab_ynode_t *m = ab_ynode_map (t, "top", s_tag_fn, &calls);
+        assert (m && calls == 3);
+        assert (!strcmp (ab_ynode_str (ab_ynode_get (ab_ynode_get (m, "env"), "A")), "A|env|x"));
+        const ab_ynode_t *list = ab_ynode_get (m, "list");
+        assert (!strcmp (ab_ynode_str (ab_ynode_at (list, 0)), "list|-|y"));
+        const ab_ynode_t *b = ab_ynode_get (ab_ynode_at (list, 1), "B");
+        assert (!strcmp (ab_ynode_str (b), "B|list|z") && ab_ynode_line (b) == 2);
+        ab_ynode_destroy (&m);
+        ab_ynode_destroy (&t);
+        t = s_parse_str ("a: bad\nb: [bad, ok]\n", &err);
+        calls = 0;
+        assert (!ab_ynode_map (t, "top", s_tag_fn, &calls) && calls == 3);
+        ab_ynode_destroy (&t);
     }
 
     //  Limits: size, depth, and alias expansion ("billion laughs").

@@ -48,6 +48,18 @@ void ab_ynode_destroy (ab_ynode_t **self_p);
 //  Deep copy, positions kept.
 ab_ynode_t *ab_ynode_dup (const ab_ynode_t *self);
 
+//  Rewrites one scalar value for ab_ynode_map: returns its replacement (a
+//  new node the copy takes), or NULL after reporting why. key: the map key
+//  nearest above the scalar (a list item has its list's key); holder: the
+//  key of the map that holds the scalar directly, NULL if a list holds it.
+typedef ab_ynode_t *(ab_ynode_map_fn)(void *arg, const ab_ynode_t *scalar, const char *key,
+                                      const char *holder);
+
+//  Deep copy of node with every scalar value (keys are not values) passed
+//  through fn; key is the key node itself is under. Goes on after a scalar
+//  fails, so every problem is reported, and then returns NULL.
+ab_ynode_t *ab_ynode_map (const ab_ynode_t *node, const char *key, ab_ynode_map_fn *fn, void *arg);
+
 //  New empty map / list / scalar (not quoted) positioned like `at` (may
 //  be NULL).
 ab_ynode_t *ab_ynode_new_map (const ab_ynode_t *at);
