@@ -15,13 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(c)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf (stderr, "fuzz_compose: property failed: %s (line %d)\n", #c, __LINE__);       \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static char *
 s_read (void *arg, const char *path, size_t *size, ab_error_t **err)

@@ -12,13 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(c)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf (stderr, "fuzz_envelope: property failed: %s (line %d)\n", #c, __LINE__);      \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static void
 s_one (const uint8_t *data, size_t size, ab_event_form_t form)

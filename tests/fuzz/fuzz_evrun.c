@@ -12,13 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(c)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf (stderr, "fuzz_evrun: property failed: %s (line %d)\n", #c, __LINE__);         \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

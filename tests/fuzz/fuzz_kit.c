@@ -15,13 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(c)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf (stderr, "fuzz_kit: property failed: %s (line %d)\n", #c, __LINE__);           \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 //  Published kits for the lookup: one fixed base, so inherits of a
 //  published name is exercised too.

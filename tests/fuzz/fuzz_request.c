@@ -12,13 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FUZZ_CHECK(c)                                                                              \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf (stderr, "fuzz_request: property failed: %s (line %d)\n", #c, __LINE__);       \
-            abort ();                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static void
 s_refused (ab_error_t **err)
